@@ -1,0 +1,33 @@
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+GOLDEN_DIR = Path(os.environ.get("LUXTTS_GOLDEN_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "golden")).resolve()
+
+
+def golden_cases(subdir: str):
+    """pytest params for every case listed in GOLDEN_DIR/subdir/cases.json (empty if the folder is absent)."""
+    path = GOLDEN_DIR / subdir / "cases.json"
+    if not path.is_file():
+        return []
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    return [pytest.param(case, id=str(case.get("file", case.get("text", i)))[:40]) for i, case in enumerate(spec["cases"])]
+
+
+def golden_spec(subdir: str) -> dict:
+    return json.loads((GOLDEN_DIR / subdir / "cases.json").read_text(encoding="utf-8"))
+
+
+def load_golden(subdir: str, filename: str):
+    from safetensors.torch import load_file
+
+    return load_file(str(GOLDEN_DIR / subdir / filename))
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    if not GOLDEN_DIR.is_dir():
+        pytest.fail(f"golden folder not found: {GOLDEN_DIR} (set LUXTTS_GOLDEN_DIR)")
+    return GOLDEN_DIR
