@@ -8,10 +8,10 @@ GOLDEN_DIR = Path(os.environ.get("LUXTTS_GOLDEN_DIR", Path(__file__).resolve().p
 
 
 def golden_cases(subdir: str):
-    """pytest params for every case listed in GOLDEN_DIR/subdir/cases.json (empty if the folder is absent)."""
+    """pytest params for every case listed in GOLDEN_DIR/subdir/cases.json; a missing folder is an error."""
     path = GOLDEN_DIR / subdir / "cases.json"
     if not path.is_file():
-        return []
+        raise FileNotFoundError(f"golden cases not found: {path} (set LUXTTS_GOLDEN_DIR)")
     spec = json.loads(path.read_text(encoding="utf-8"))
     return [pytest.param(case, id=str(case.get("file", case.get("text", i)))[:40]) for i, case in enumerate(spec["cases"])]
 
