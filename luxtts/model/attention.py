@@ -1,0 +1,108 @@
+"""Zipformer attention: compact relative positions, shared attention weights, and their three consumers."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+# Masked scores are set to this value rather than -inf: exp(-1000 - max) is exactly zero in every float
+# format, and a row can never turn into NaN.
+_MASKED_SCORE = -1000.0
+
+
+def compact_rel_positions(length: int, dim: int, device=None) -> Tensor:
+    """Compact relative positional encoding for offsets -(length-1) .. length-1, (2 * length - 1, dim) float32.
+
+    Offsets are squashed (log beyond ~sqrt(dim), then atan) before a Fourier basis, so large offsets that
+    differ by a little look alike; the last channel is a constant 1 that acts as a bias.
+    """
+    if dim % 2:
+        raise ValueError(f"pos_dim must be even, got {dim}")
+    x = torch.arange(-(length - 1), length, device=device).to(torch.float32).unsqueeze(1)
+    freqs = 1 + torch.arange(dim // 2, device=device)
+    compression = dim**0.5
+    compressed = compression * x.sign() * ((x.abs() + compression).log() - math.log(compression))
+    angle = (compressed / (dim / (2.0 * math.pi))).atan()
+    pe = torch.empty(x.shape[0], dim, device=device)
+    pe[:, 0::2] = (angle * freqs).cos()
+    pe[:, 1::2] = (angle * freqs).sin()
+    pe[:, -1] = 1.0
+    return pe
+
+
+class AttentionWeights(nn.Module):
+    """Multi-head attention weights with relative-position scores (no 1/sqrt(d): it is folded into the weights)."""
+
+    def __init__(self, channels: int, pos_dim: int, num_heads: int, query_head_dim: int, pos_head_dim: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.query_head_dim = query_head_dim
+        self.pos_head_dim = pos_head_dim
+        self.in_proj = nn.Linear(channels, (2 * query_head_dim + pos_head_dim) * num_heads)
+        self.linear_pos = nn.Linear(pos_dim, num_heads * pos_head_dim, bias=False)
+
+    def project_positions(self, pe: Tensor) -> Tensor:
+        """pe: (2T - 1, pos_dim) -> per-head position keys (1, H, pos_head_dim, 2T - 1), contiguous."""
+        n = pe.shape[0]
+        proj = self.linear_pos(pe.to(self.linear_pos.weight.dtype))
+        return proj.reshape(n, self.num_heads, self.pos_head_dim).permute(1, 2, 0).unsqueeze(0).contiguous()
+
+    def forward(self, x: Tensor, pos: Tensor, key_mask: Optional[Tensor] = None) -> Tensor:
+        """x: (B, T, C); pos: from :meth:`project_positions`; key_mask: (B, 1, 1, T) bool, True = ignore.
+
+        Returns softmax weights (B, H, T_query, T_key).
+        """
+        b, t, _ = x.shape
+        h, dq, dp = self.num_heads, self.query_head_dim, self.pos_head_dim
+        proj = self.in_proj(x)
+        q = proj[..., : h * dq].reshape(b, t, h, dq).transpose(1, 2)
+        k = proj[..., h * dq : 2 * h * dq].reshape(b, t, h, dq).permute(0, 2, 3, 1)
+        p = proj[..., 2 * h * dq :].reshape(b, t, h, dp).transpose(1, 2)
+        scores = torch.matmul(q, k)
+        scores = scores + _relative_to_absolute(torch.matmul(p, pos), t)
+        if key_mask is not None:
+            scores = scores.masked_fill(key_mask, _MASKED_SCORE)
+        return scores.softmax(dim=-1)
+
+
+def _relative_to_absolute(rel: Tensor, t: int) -> Tensor:
+    """(B, H, T, 2T - 1) scores indexed by offset -> (B, H, T, T) with [i, j] = rel[i, T - 1 - i + j]."""
+    rel = rel.contiguous()
+    s0, s1, s2, s3 = rel.stride()
+    shape = (rel.shape[0], rel.shape[1], t, t)
+    return rel.as_strided(shape, (s0, s1, s2 - s3, s3), rel.storage_offset() + s3 * (t - 1))
+
+
+class ValueAttention(nn.Module):
+    """Applies precomputed attention weights to projected values; (B, T, C) -> (B, T, C)."""
+
+    def __init__(self, channels: int, num_heads: int, value_head_dim: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.in_proj = nn.Linear(channels, num_heads * value_head_dim)
+        self.out_proj = nn.Linear(num_heads * value_head_dim, channels)
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        b, t, _ = x.shape
+        v = self.in_proj(x).reshape(b, t, self.num_heads, -1).transpose(1, 2)
+        out = torch.matmul(weights, v).transpose(1, 2).reshape(b, t, -1)
+        return self.out_proj(out)
+
+
+class NonlinAttention(nn.Module):
+    """tanh-gated values mixed by the first head's attention weights, then gated again; (B, T, C) -> (B, T, C)."""
+
+    def __init__(self, channels: int, hidden: int) -> None:
+        super().__init__()
+        self.in_proj = nn.Linear(channels, 3 * hidden)
+        self.out_proj = nn.Linear(hidden, channels)
+
+    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+        """weights: (B, H, T, T); only head 0 is used."""
+        s, v, gate = self.in_proj(x).chunk(3, dim=-1)
+        v = v * torch.tanh(s)
+        v = torch.matmul(weights[:, 0], v)
+        return self.out_proj(v * gate)
