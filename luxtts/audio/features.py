@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Optional
 
 import torch
 
@@ -34,15 +35,20 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> torch.Tensor:
     return torch.clamp(torch.minimum(rising, falling), min=0.0)
 
 
-def log_mel_spectrogram(wav: torch.Tensor, cfg: MelConfig = MelConfig()) -> torch.Tensor:
+def log_mel_spectrogram(wav: torch.Tensor, cfg: MelConfig = MelConfig(), *,
+                        window: Optional[torch.Tensor] = None, filterbank: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Natural-log magnitude mel spectrogram.
 
     wav: (..., N) float waveform at ``cfg.sample_rate``.
+    window (n_fft,) / filterbank (n_fft // 2 + 1, n_mels): a vocoder checkpoint's own buffers; None = the
+    periodic Hann window / HTK filterbank.
     Returns (..., n_mels, frames); with centre padding frames = N // hop + 1.
     """
     lead = wav.shape[:-1]
     x = wav.reshape(-1, wav.shape[-1]).float()
-    window = torch.hann_window(cfg.n_fft, device=x.device, dtype=x.dtype)
+    if window is None:
+        window = torch.hann_window(cfg.n_fft, device=x.device, dtype=x.dtype)
+    window = window.to(device=x.device, dtype=x.dtype)
     if cfg.padding == "same":
         pad = (cfg.n_fft - cfg.hop_length) // 2
         x = torch.nn.functional.pad(x.unsqueeze(1), (pad, pad), mode="reflect").squeeze(1)
@@ -50,7 +56,8 @@ def log_mel_spectrogram(wav: torch.Tensor, cfg: MelConfig = MelConfig()) -> torc
         x, cfg.n_fft, hop_length=cfg.hop_length, win_length=cfg.n_fft, window=window,
         center=cfg.padding == "center", pad_mode="reflect", normalized=False, onesided=True, return_complex=True,
     ).abs()
-    fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels).to(device=x.device, dtype=spec.dtype)
+    fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels) if filterbank is None else filterbank
+    fb = fb.to(device=x.device, dtype=spec.dtype)
     mel = torch.matmul(spec.transpose(-1, -2), fb).transpose(-1, -2)
     mel = torch.log(torch.clamp(mel, min=LOG_FLOOR))
     return mel.reshape(*lead, cfg.n_mels, mel.shape[-1])

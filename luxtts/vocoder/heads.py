@@ -1,0 +1,32 @@
+"""Vocos' ISTFT head: hidden frames -> log-magnitude and phase -> waveform."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..config import HeadConfig
+from .istft import ISTFT
+
+MAX_MAGNITUDE = 1e2  # upstream's clip against exploding magnitudes
+
+
+class ISTFTHead(nn.Module):
+    """Linear to n_fft + 2 values per frame (log magnitude, phase), then an inverse STFT."""
+
+    def __init__(self, cfg: HeadConfig, istft_mode: str = "fft") -> None:
+        super().__init__()
+        self.out = nn.Linear(cfg.dim, cfg.n_fft + 2)
+        self.istft = ISTFT(cfg.n_fft, cfg.hop_length, padding=cfg.padding, mode=istft_mode)
+
+    def forward(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """x (B, T, dim) -> waveform (B, istft.num_samples(T)); lengths (B,) valid frames per item."""
+        # the inverse STFT is not accurate in half precision
+        log_mag, phase = self.out(x).float().transpose(1, 2).chunk(2, dim=1)
+        mag = torch.clip(torch.exp(log_mag), max=MAX_MAGNITUDE)
+        return self.istft(mag * torch.cos(phase), mag * torch.sin(phase), lengths)
+
+    def num_samples(self, frames):
+        return self.istft.num_samples(frames)
