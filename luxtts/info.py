@@ -1,0 +1,51 @@
+"""``luxtts info``: versions, device, model and saved voices, without loading the model's weights."""
+
+from __future__ import annotations
+
+import platform
+from typing import List, Optional, Tuple
+
+from .errors import LuxTTSError
+
+
+def report(model: Optional[str], device: str) -> List[Tuple[str, str]]:
+    """(label, value) lines. ``model`` None reports the default model only if it is already available."""
+    import numpy
+    import torch
+
+    from . import __version__
+    from .asr import available_backend
+    from .hub import DEFAULT_MODEL, is_cached, resolve_model
+    from .devices import resolve_device
+    from .voices import list_voices, voices_dir
+
+    lines = [
+        ("luxtts", __version__),
+        ("python", platform.python_version()),
+        ("torch", torch.__version__),
+        ("numpy", numpy.__version__),
+        ("device", f"{resolve_device(device)} (asked: {device}; cuda available: {torch.cuda.is_available()})"),
+    ]
+    name = model or DEFAULT_MODEL
+    if model is None and not is_cached(name):
+        lines.append(("model", f"{name} (not downloaded yet; `luxtts speak` fetches it)"))
+    else:
+        files = resolve_model(name)
+        lines += [("model", name), ("folder", str(files.folder)), ("variant", _variant(files)),
+                  ("vocoder", "48 kHz dual-head Vocos" if files.vocoder_is_48k else "24 kHz Vocos")]
+    backend = available_backend()
+    lines.append(("asr", backend or 'none (pass --voice-text, or pip install "luxtts[asr]")'))
+    lines.append(("voices", f"{len(list_voices())} in {voices_dir()}"))
+    return lines
+
+
+def _variant(files) -> str:
+    from .model import is_distilled
+    from .weights import read_state_dict
+
+    try:
+        distilled = is_distilled(read_state_dict(files.checkpoint))
+    except LuxTTSError as e:
+        return f"unreadable weights ({e})"
+    family = "LuxTTS" if files.layout == "luxtts" else "ZipVoice"
+    return f"{family}, {'distilled (ZipVoice-Distill)' if distilled else 'base ZipVoice'}"
