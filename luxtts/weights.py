@@ -69,10 +69,11 @@ def _unwrap(obj, path: Path) -> StateDict:
 
 
 def load_strict(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor], what: str = "model",
-                ignore: Sequence[str] = ()) -> None:
+                ignore: Sequence[str] = (), assign: bool = False) -> None:
     """Copy ``state_dict`` into ``module``; any missing, unexpected or mis-shaped key is a CheckpointError.
 
     ``ignore`` lists key prefixes in the file that the runtime module deliberately has no place for.
+    ``assign``: make the module's tensors *be* the given ones (no copy; needed for a module on "meta").
     """
     expected = module.state_dict()
     given = {k: v for k, v in state_dict.items() if not any(k.startswith(p) for p in ignore)}
@@ -95,7 +96,7 @@ def load_strict(module: torch.nn.Module, state_dict: Mapping[str, torch.Tensor],
             f"{what} weights do not match its config ({'; '.join(problems)}). "
             "Check that the config file belongs to these weights."
         )
-    module.load_state_dict(dict(given), strict=True, assign=False)
+    module.load_state_dict(dict(given), strict=True, assign=assign)
 
 
 def _clip(items: Sequence[str], n: int = 8) -> str:

@@ -8,6 +8,8 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
+from .linear import Linear, attend
+
 # Masked scores are set to this value rather than -inf: exp(-1000 - max) is exactly zero in every float
 # format, and a row can never turn into NaN.
 _MASKED_SCORE = -1000.0
@@ -41,8 +43,8 @@ class AttentionWeights(nn.Module):
         self.num_heads = num_heads
         self.query_head_dim = query_head_dim
         self.pos_head_dim = pos_head_dim
-        self.in_proj = nn.Linear(channels, (2 * query_head_dim + pos_head_dim) * num_heads)
-        self.linear_pos = nn.Linear(pos_dim, num_heads * pos_head_dim, bias=False)
+        self.in_proj = Linear(channels, (2 * query_head_dim + pos_head_dim) * num_heads)
+        self.linear_pos = Linear(pos_dim, num_heads * pos_head_dim, bias=False)
 
     def project_positions(self, pe: Tensor) -> Tensor:
         """pe: (2T - 1, pos_dim) -> per-head position keys (1, H, pos_head_dim, 2T - 1), contiguous."""
@@ -61,19 +63,56 @@ class AttentionWeights(nn.Module):
         q = proj[..., : h * dq].reshape(b, t, h, dq).transpose(1, 2)
         k = proj[..., h * dq : 2 * h * dq].reshape(b, t, h, dq).permute(0, 2, 3, 1)
         p = proj[..., 2 * h * dq :].reshape(b, t, h, dp).transpose(1, 2)
-        scores = torch.matmul(q, k)
-        scores = scores + _relative_to_absolute(torch.matmul(p, pos), t)
-        if key_mask is not None:
-            scores = scores.masked_fill(key_mask, _MASKED_SCORE)
-        return scores.softmax(dim=-1)
+        if _tracing():
+            return _whole_weights(q, k, p, pos, key_mask)
+        weights = torch.empty(b, h, t, t, dtype=proj.dtype, device=proj.device)
+        # Query blocks small enough to stay in cache: each block's scores are built, offset by their positional
+        # part and normalised in place, instead of several passes over (B, H, T, T) and (B, H, T, 2T - 1).
+        rows = _query_block_rows(b * h, t)
+        for i0 in range(0, t, rows):
+            i1 = min(t, i0 + rows)
+            scores = torch.matmul(q[:, :, i0:i1], k)
+            # Query i reads offsets T-1-i .. 2T-2-i of pos, so the block needs columns T-i1 .. 2T-2-i0.
+            rel = torch.matmul(p[:, :, i0:i1], pos[..., t - i1 : 2 * t - 1 - i0])
+            scores += _relative_to_absolute(rel, t)
+            if key_mask is not None:
+                scores.masked_fill_(key_mask, _MASKED_SCORE)
+            torch.softmax(scores, dim=-1, out=weights[:, :, i0:i1])
+        return weights
+
+
+def _tracing() -> bool:
+    """Inside torch.compile or an ONNX export: shapes are symbolic, so no Python loop over query blocks."""
+    return torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
+
+
+def _whole_weights(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Optional[Tensor]) -> Tensor:
+    """All queries at once, the positional scores picked by a gather (exportable with a dynamic length)."""
+    t = q.shape[2]
+    rel = torch.matmul(p, pos)  # (B, H, T, 2T - 1)
+    i = torch.arange(t, device=q.device)
+    index = (t - 1) - i[:, None] + i[None, :]
+    scores = torch.matmul(q, k) + torch.gather(rel, 3, index.expand(rel.shape[0], rel.shape[1], t, t))
+    if key_mask is not None:
+        scores = scores.masked_fill(key_mask, _MASKED_SCORE)
+    return scores.softmax(dim=-1)
+
+
+def _query_block_rows(batch_heads: int, t: int) -> int:
+    """Rows per query block: about 2 MiB of float32 scores per block (measured best on a 2 MiB L2)."""
+    return max(16, min(t, (1 << 19) // max(1, batch_heads * t)))
 
 
 def _relative_to_absolute(rel: Tensor, t: int) -> Tensor:
-    """(B, H, T, 2T - 1) scores indexed by offset -> (B, H, T, T) with [i, j] = rel[i, T - 1 - i + j]."""
+    """(B, H, R, T + R - 1) scores indexed by offset -> (B, H, R, T) with [r, j] = rel[r, R - 1 - r + j].
+
+    With R = T this is the whole (B, H, T, 2T - 1) -> (B, H, T, T) mapping.
+    """
     rel = rel.contiguous()
+    r = rel.shape[2]
     s0, s1, s2, s3 = rel.stride()
-    shape = (rel.shape[0], rel.shape[1], t, t)
-    return rel.as_strided(shape, (s0, s1, s2 - s3, s3), rel.storage_offset() + s3 * (t - 1))
+    shape = (rel.shape[0], rel.shape[1], r, t)
+    return rel.as_strided(shape, (s0, s1, s2 - s3, s3), rel.storage_offset() + s3 * (r - 1))
 
 
 class ValueAttention(nn.Module):
@@ -82,14 +121,14 @@ class ValueAttention(nn.Module):
     def __init__(self, channels: int, num_heads: int, value_head_dim: int) -> None:
         super().__init__()
         self.num_heads = num_heads
-        self.in_proj = nn.Linear(channels, num_heads * value_head_dim)
-        self.out_proj = nn.Linear(num_heads * value_head_dim, channels)
+        self.in_proj = Linear(channels, num_heads * value_head_dim)
+        self.out_proj = Linear(num_heads * value_head_dim, channels)
 
-    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
+    def forward(self, x: Tensor, weights: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """Returns ``residual + attention(x)`` when ``residual`` is given."""
         b, t, _ = x.shape
-        v = self.in_proj(x).reshape(b, t, self.num_heads, -1).transpose(1, 2)
-        out = torch.matmul(weights, v).transpose(1, 2).reshape(b, t, -1)
-        return self.out_proj(out)
+        v = self.in_proj(x).reshape(b, t, self.num_heads, -1)
+        return self.out_proj(attend(weights, v), residual)
 
 
 class NonlinAttention(nn.Module):
@@ -97,12 +136,20 @@ class NonlinAttention(nn.Module):
 
     def __init__(self, channels: int, hidden: int) -> None:
         super().__init__()
-        self.in_proj = nn.Linear(channels, 3 * hidden)
-        self.out_proj = nn.Linear(hidden, channels)
+        self.in_proj = Linear(channels, 3 * hidden)
+        self.out_proj = Linear(hidden, channels)
 
-    def forward(self, x: Tensor, weights: Tensor) -> Tensor:
-        """weights: (B, H, T, T); only head 0 is used."""
+    def forward(self, x: Tensor, weights: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """weights: (B, H, T, T); only head 0 is used. Returns ``residual + attention(x)`` when given."""
         s, v, gate = self.in_proj(x).chunk(3, dim=-1)
-        v = v * torch.tanh(s)
-        v = torch.matmul(weights[:, 0], v)
-        return self.out_proj(v * gate)
+        v = v * _tanh(s)
+        v = attend(weights[:, :1], v[:, :, None])
+        return self.out_proj(v * gate, residual)
+
+
+def _tanh(x: Tensor) -> Tensor:
+    """tanh as 2 sigmoid(2x) - 1: within 2e-7 of torch.tanh and 2-4x faster on the CPU, where torch's tanh
+    kernel is the slow one."""
+    if x.device.type != "cpu":
+        return torch.tanh(x)
+    return torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)

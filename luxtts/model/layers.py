@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .linear import Linear
+
 # Offsets that make SwooshL(0) and SwooshR(0) almost exactly zero.
 _SWOOSH_L_SHIFT = 4.0
 _SWOOSH_L_OFFSET = 0.035
@@ -63,16 +65,29 @@ class Bypass(nn.Module):
         return torch.addcmul(orig, new - orig, self.bypass_scale)
 
 
+def _swoosh_tail(shifted: Tensor) -> Tensor:
+    """softplus(z) - 0.08 z for z = x - shift: the part of a Swoosh left once its constants are folded into the
+    neighbouring biases (two passes over memory instead of four)."""
+    return F.softplus(shifted).add_(shifted, alpha=-_SWOOSH_SLOPE)
+
+
 class FeedForward(nn.Module):
-    """Linear -> SwooshL -> Linear, (B, T, C) -> (B, T, C)."""
+    """Linear -> SwooshL -> Linear, (B, T, C) -> (B, T, C).
+
+    SwooshL's shift is folded into in_proj's bias and its constant term into out_proj's, so the activation is
+    :func:`_swoosh_tail`; the checkpoint's parameters are unchanged.
+    """
 
     def __init__(self, channels: int, hidden: int) -> None:
         super().__init__()
-        self.in_proj = nn.Linear(channels, hidden)
-        self.out_proj = nn.Linear(hidden, channels)
+        self.in_proj = Linear(channels, hidden)
+        self.out_proj = Linear(hidden, channels)
+        self.in_proj.output_offset = -_SWOOSH_L_SHIFT
+        self.out_proj.input_offset = -(_SWOOSH_SLOPE * _SWOOSH_L_SHIFT + _SWOOSH_L_OFFSET)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.out_proj(swoosh_l(self.in_proj(x)))
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        """Returns ``residual + ff(x)`` when ``residual`` is given (added inside the last GEMM)."""
+        return self.out_proj(_swoosh_tail(self.in_proj(x)), residual)
 
 
 class ConvModule(nn.Module):
@@ -82,17 +97,41 @@ class ConvModule(nn.Module):
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"cnn_module_kernel must be odd, got {kernel_size}")
-        self.in_proj = nn.Linear(channels, 2 * channels)
+        self.in_proj = Linear(channels, 2 * channels)
         self.depthwise_conv = nn.Conv1d(
             channels, channels, kernel_size, padding=kernel_size // 2, groups=channels
         )
-        self.out_proj = nn.Linear(channels, channels)
+        self.out_proj = Linear(channels, channels)
+        # SwooshR's shift goes into the convolution's bias (see _depthwise), its constant into out_proj's.
+        self.out_proj.input_offset = -(_SWOOSH_SLOPE * _SWOOSH_R_SHIFT + _SWOOSH_R_OFFSET)
 
-    def forward(self, x: Tensor, pad_mask: Optional[Tensor] = None) -> Tensor:
-        """pad_mask: (B, T, 1) bool, True on padding frames (zeroed so they cannot leak into the kernel)."""
-        x, gate = self.in_proj(x).chunk(2, dim=-1)
-        x = x * torch.sigmoid(gate)
+    def forward(self, x: Tensor, pad_mask: Optional[Tensor] = None, residual: Optional[Tensor] = None) -> Tensor:
+        """pad_mask: (B, T, 1) bool, True on padding frames (zeroed so they cannot leak into the kernel).
+        Returns ``residual + conv(x)`` when ``residual`` is given."""
+        x = F.glu(self.in_proj(x), dim=-1)  # first half * sigmoid(second half)
         if pad_mask is not None:
             x = x.masked_fill(pad_mask, 0.0)
-        x = self.depthwise_conv(x.transpose(1, 2)).transpose(1, 2)
-        return self.out_proj(swoosh_r(x))
+        return self.out_proj(_swoosh_tail(self._depthwise(x, self._shifted_bias())), residual)
+
+    def _depthwise(self, x: Tensor, bias: Optional[Tensor]) -> Tensor:
+        """(B, T, C) -> (B, T, C). Run as a 2-D convolution on a (B, C, 1, T) view, which is channels-last in
+        memory: oneDNN's channels-last depthwise kernel is ~30x faster here than Conv1d on (B, C, T), and no
+        transposed copy is made on either side."""
+        conv = self.depthwise_conv
+        k = conv.kernel_size[0]
+        y = F.conv2d(x.transpose(1, 2).unsqueeze(2), conv.weight.unsqueeze(2), bias,
+                     padding=(0, k // 2), groups=conv.groups)
+        return y.squeeze(2).transpose(1, 2)
+
+    def _shifted_bias(self) -> Tensor:
+        """The convolution's bias minus SwooshR's shift, cached per bias tensor."""
+        bias = self.depthwise_conv.bias
+        cached = self.__dict__.get("_shifted")
+        if cached is None or cached[0] is not bias:
+            cached = (bias, bias.detach() - _SWOOSH_R_SHIFT)
+            self.__dict__["_shifted"] = cached
+        return cached[1]
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self.__dict__.pop("_shifted", None)
+        return super()._load_from_state_dict(*args, **kwargs)

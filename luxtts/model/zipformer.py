@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from .attention import AttentionWeights, NonlinAttention, ValueAttention, compact_rel_positions
 from .layers import BiasNorm, Bypass, ConvModule, FeedForward, SwooshR
+from .linear import Linear
 
 GUIDANCE_EMBED_DIM = 192  # fixed in the published architecture, independent of time_embed_dim
 
@@ -73,19 +74,20 @@ class EncoderLayer(nn.Module):
         weights = self.self_attn_weights(src, positions, key_mask)
         if time_emb is not None:
             src = src + time_emb
-        src = src + self.feed_forward1(src)
-        src = src + self.nonlin_attention(src, weights)
-        src = src + self.self_attn1(src, weights)
+        # Each sub-module returns src + its output, the addition done inside its last matrix product.
+        src = self.feed_forward1(src, residual=src)
+        src = self.nonlin_attention(src, weights, residual=src)
+        src = self.self_attn1(src, weights, residual=src)
         if time_emb is not None:
             src = src + time_emb
-        src = src + self.conv_module1(src, pad_mask)
-        src = src + self.feed_forward2(src)
+        src = self.conv_module1(src, pad_mask, residual=src)
+        src = self.feed_forward2(src, residual=src)
         src = self.bypass_mid(orig, src)
-        src = src + self.self_attn2(src, weights)
+        src = self.self_attn2(src, weights, residual=src)
         if time_emb is not None:
             src = src + time_emb
-        src = src + self.conv_module2(src, pad_mask)
-        src = src + self.feed_forward3(src)
+        src = self.conv_module2(src, pad_mask, residual=src)
+        src = self.feed_forward3(src, residual=src)
         return self.bypass(orig, self.norm(src))
 
 
@@ -166,8 +168,8 @@ class TTSZipformer(nn.Module):
             raise ValueError("a guidance-scale embedding needs a time embedding")
         self.pos_dim = pos_dim
         self.time_embed_dim = time_embed_dim
-        self.in_proj = nn.Linear(in_dim, dim)
-        self.out_proj = nn.Linear(dim, out_dim)
+        self.in_proj = Linear(in_dim, dim)
+        self.out_proj = Linear(dim, out_dim)
         stacks: List[nn.Module] = []
         for factor, n, kernel in zip(downsampling_factor, num_layers, cnn_module_kernel):
             layers = [

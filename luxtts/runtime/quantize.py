@@ -1,0 +1,120 @@
+"""int8 weights for the CPU: every large linear layer runs as an int8 x int8 GEMM (fbgemm / oneDNN VNNI kernels).
+
+Weights: symmetric per output channel. Activations: quantized on the fly per call (per tensor, asymmetric
+uint8), output back in float32 — so the rest of the model (norms, attention softmax, the sampler) is unchanged.
+What stays in float32, and why, is listed by :func:`quantized_report`: the attention products (both operands
+are activations), the depthwise convolutions, and a few layers too small to matter.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable, Dict, List, Optional
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import InvalidOptionError
+
+# Linear layers that stay in float32: the Zipformers' input projections (the model reads their weights directly, to
+# precompute the condition part once per utterance), and the per-step time/guidance embeddings and relative
+# position projections, which see one row or one table per call and cost nothing.
+_KEEP_PATHS = ("fm_decoder.in_proj", "text_encoder.in_proj")
+_KEEP_NAMES = ("linear_pos", "time_embed", "guidance_scale_embed", "time_emb")
+
+
+def _has_vnni() -> bool:
+    from .cpu import cpu_info
+
+    return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(cpu_info().flags))
+
+
+class Int8Linear(nn.Module):
+    """A frozen nn.Linear as int8 weights packed for the CPU; float32 in, float32 out, (…, in) -> (…, out)."""
+
+    def __init__(self, linear: nn.Linear, reduce_range: bool) -> None:
+        super().__init__()
+        self.in_features = linear.in_features
+        self.out_features = linear.out_features
+        self.reduce_range = reduce_range
+        w = linear.weight.detach().float().cpu()
+        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12).double()
+        # The float layer's folded offsets (see luxtts.model.linear.Linear) go into the packed bias.
+        bias = _effective_bias(linear)
+        with warnings.catch_warnings():
+            # torch marks quantized tensors as deprecated; the packed-weight kernels they feed are not.
+            warnings.simplefilter("ignore")
+            q = torch.quantize_per_channel(w, scale, torch.zeros_like(scale, dtype=torch.long), 0, torch.qint8)
+            self._packed = torch.ops.quantized.linear_prepack(q, bias)
+        # Kept for error reports and tests: the dequantized weight's largest absolute error.
+        self.weight_max_error = float((q.dequantize() - w).abs().max())
+
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        dtype = x.dtype
+        y = torch.ops.quantized.linear_dynamic(x.float(), self._packed, self.reduce_range)
+        if residual is not None:
+            y.add_(residual)
+        return y.to(dtype)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8"
+
+
+def _effective_bias(linear: nn.Linear) -> Optional[Tensor]:
+    fold = getattr(linear, "effective_bias", None)
+    bias = fold() if fold is not None else linear.bias
+    return None if bias is None else bias.detach().float().cpu()
+
+
+def _keeps_float(path: str) -> bool:
+    return path in _KEEP_PATHS or any(part in _KEEP_NAMES for part in path.split("."))
+
+
+def int8_transform() -> Callable[[str, nn.Module], nn.Module]:
+    """``(name, linear) -> module`` for :func:`luxtts.model.load_acoustic_model`'s ``linear_transform``: each
+    linear layer is quantized as soon as it is loaded, so the float32 model never exists (peak memory ~ the
+    int8 model plus one float32 layer)."""
+    _check_kernels()
+    reduce_range = not _has_vnni()  # without VNNI, 8-bit products can saturate the 16-bit accumulators
+
+    def transform(name: str, linear: nn.Module) -> nn.Module:
+        if not isinstance(linear, nn.Linear) or _keeps_float(name):
+            return linear
+        return Int8Linear(linear, reduce_range)
+
+    return transform
+
+
+def _check_kernels() -> None:
+    if not torch.backends.quantized.supported_engines:
+        raise InvalidOptionError("this torch build has no quantized CPU kernels; int8 is unavailable")
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """Replace every nn.Linear (except the few listed in ``_KEEP_*``) by :class:`Int8Linear`, in place.
+
+    The model must be on the CPU in float32. Returns it. Its state dict no longer holds those weights.
+    Loading with ``linear_transform=int8_transform()`` gives the same model with a lower memory peak.
+    """
+    params = list(model.parameters())
+    if params and (params[0].device.type != "cpu" or any(p.dtype != torch.float32 for p in params)):
+        raise InvalidOptionError("quantize='int8' needs the model on the CPU in float32 (dtype=None / float32)")
+    transform = int8_transform()
+    for name, module in list(model.named_modules()):
+        for child_name, child in list(module.named_children()):
+            path = f"{name}.{child_name}" if name else child_name
+            replacement = transform(path, child)
+            if replacement is not child:
+                setattr(module, child_name, replacement)
+    return model
+
+
+def quantized_report(model: nn.Module) -> Dict[str, List[str]]:
+    """Which linear layers are int8 and which remain float32 (with their weight counts)."""
+    int8, fp32 = [], []
+    for name, module in model.named_modules():
+        if isinstance(module, Int8Linear):
+            int8.append(f"{name} ({module.in_features}x{module.out_features})")
+        elif isinstance(module, nn.Linear):
+            fp32.append(f"{name} ({module.weight.numel()} weights)")
+    return {"int8": int8, "float32": fp32}

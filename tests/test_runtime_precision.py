@@ -1,0 +1,106 @@
+"""int8 and bfloat16 stay within a documented distance of the float32 goldens.
+
+Documented bounds (README / luxtts.runtime): on every model golden case, the sampled features
+(``features_out``, log-mel x 0.1) have SNR >= 30 dB against the golden and max abs error <= 0.5, and the
+velocity at t = 0.3 SNR >= 30 dB. Measured on the golden models (2026-11): int8 >= 38.9 dB / max 0.17,
+bfloat16 >= 40.2 dB / max 0.14 (features). A broken path (wrong scales, a layer left out of a cast) lands
+far below 30 dB.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from conftest import GOLDEN_DIR, golden_cases, load_golden
+from luxtts.model import load_acoustic_model
+from luxtts.runtime import Int8Linear, int8_transform, optimize_model, quantized_report
+
+MIN_SNR_DB = 30.0
+MAX_ABS_FEATURES = 0.5
+SUBDIRS = ("model_distill", "model_base")
+_models: dict = {}
+
+
+def model_for(subdir: str, variant: str):
+    key = (subdir, variant)
+    if key not in _models:
+        folder = GOLDEN_DIR / subdir
+        files = (folder / "model.pt", folder / "config.json", folder / "tokens.txt")
+        if variant == "int8":
+            _models[key] = load_acoustic_model(*files, linear_transform=int8_transform())
+        else:
+            _models[key] = optimize_model(load_acoustic_model(*files), dtype=variant)
+    return _models[key]
+
+
+def snr_db(got: torch.Tensor, want: torch.Tensor) -> float:
+    noise = (got.float() - want.float()).pow(2).sum().item()
+    return math.inf if noise == 0 else 10 * math.log10(want.float().pow(2).sum().item() / noise)
+
+
+def all_cases():
+    return [pytest.param(s, p.values[0], id=f"{s}-{p.id}") for s in SUBDIRS for p in golden_cases(s)]
+
+
+@pytest.mark.parametrize("variant", ["int8", "bfloat16"])
+@pytest.mark.parametrize("subdir,case", all_cases())
+def test_within_documented_bound_of_fp32(variant, subdir, case):
+    g = load_golden(subdir, case["file"])
+    model = model_for(subdir, variant)
+    v = model.velocity(0.3, g["noise"], g["text_condition"], g["speech_condition"], g["padding_mask"],
+                       case["guidance_scale"])
+    assert v.dtype == torch.float32
+    assert snr_db(v, g["velocity_t0_3"]) >= MIN_SNR_DB
+    feats, lens = model.sample(case["tokens"], case["prompt_tokens"], g["prompt_features"], g["prompt_features_lens"],
+                               speed=case["speed"], t_shift=case["t_shift"], guidance_scale=case["guidance_scale"],
+                               num_step=case["num_step"], noise=g["noise"])
+    assert torch.equal(lens.cpu(), g["features_out_lens"])
+    assert feats.dtype == torch.float32  # the ODE state stays float32 whatever the network runs in
+    assert snr_db(feats, g["features_out"]) >= MIN_SNR_DB
+    assert (feats - g["features_out"]).abs().max().item() <= MAX_ABS_FEATURES
+    # not accidentally the float32 path: some difference must be there
+    assert (feats - g["features_out"]).abs().max().item() > 1e-5
+
+
+@pytest.mark.parametrize("subdir", SUBDIRS)
+def test_every_large_linear_is_int8(subdir):
+    model = model_for(subdir, "int8")
+    report = quantized_report(model)
+    allowed = ("in_proj", "linear_pos", "time_embed", "time_emb", "guidance_scale_embed")
+    for name in report["float32"]:
+        path = name.split(" ")[0]
+        assert any(part in allowed for part in path.split(".")), f"{path} stayed float32"
+    # the layers that carry the compute: feed-forwards, attention projections, convolution module projections
+    for kind in ("feed_forward1.in_proj", "nonlin_attention.out_proj", "conv_module2.in_proj", "self_attn1.in_proj",
+                 "self_attn_weights.in_proj"):
+        assert any(kind in n for n in report["int8"]), kind
+    assert not any(n.startswith("fm_decoder.in_proj ") for n in report["int8"])
+
+
+def test_streamed_int8_load_equals_quantizing_after_load():
+    from luxtts.runtime import quantize_int8
+
+    folder = GOLDEN_DIR / "model_distill"
+    files = (folder / "model.pt", folder / "config.json", folder / "tokens.txt")
+    a = load_acoustic_model(*files, linear_transform=int8_transform())
+    b = quantize_int8(load_acoustic_model(*files))
+    assert sum(isinstance(m, Int8Linear) for m in a.modules()) == sum(isinstance(m, Int8Linear) for m in b.modules())
+    x = torch.randn(1, 40, 100)
+    t = torch.randn(1, 40, 100)
+    with torch.inference_mode():
+        va = a.velocity(0.5, x, t, t * 0, None, 3.0)
+        vb = b.velocity(0.5, x, t, t * 0, None, 3.0)
+    assert torch.equal(va, vb)
+
+
+def test_int8_refuses_half_precision_models():
+    from luxtts.errors import InvalidOptionError
+
+    folder = GOLDEN_DIR / "model_distill"
+    model = load_acoustic_model(folder / "model.pt", folder / "config.json", folder / "tokens.txt",
+                                dtype=torch.bfloat16)
+    with pytest.raises(InvalidOptionError, match="float32"):
+        optimize_model(model, quantize="int8")
