@@ -138,6 +138,8 @@ def _configure_speak(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice-text", help="transcript of the reference recording (else speech recognition)")
     p.add_argument("-o", "--output", required=True, help="output file, or '-' for stdout")
     _model_args(p)
+    p.add_argument("--quantize", choices=["int8"], default=None,
+                   help="int8 linear layers on the CPU: ~1.9x faster, ~350 MB less memory, slightly lower fidelity")
     p.add_argument("--steps", type=int, help="sampling steps (default: the model's, 4 for LuxTTS)")
     p.add_argument("--speed", type=float, help="speaking rate, > 0 (default 1.0; LuxTTS applies x1.3 inside)")
     p.add_argument("--t-shift", type=float, help="time-grid shift, > 0 (default 0.5)")
@@ -181,7 +183,8 @@ def _run_speak(args: argparse.Namespace) -> int:
     voice = find_voice(args.voice)
     if not isinstance(voice, Path) and args.voice_text is not None:
         logging.getLogger("luxtts").warning("--voice-text is ignored: %r is an already encoded voice", args.voice)
-    tts = LuxTTS.from_pretrained(args.model or _default_model(), device=device, dtype=args.dtype)
+    tts = LuxTTS.from_pretrained(args.model or _default_model(), device=device, dtype=args.dtype,
+                                 quantize=args.quantize)
     if isinstance(voice, Path):
         voice = tts.encode_prompt(str(voice), duration=args.duration, rms=args.rms, text=args.voice_text)
     with _ProgressBar() as bar:

@@ -84,9 +84,11 @@ class LuxTTS:
 
     def __init__(self, model_path: Union[str, os.PathLike] = DEFAULT_MODEL, device: Union[str, torch.device] = "cuda",
                  threads: Optional[int] = 4, *, dtype: Union[None, str, torch.dtype] = None,
-                 vocoder: Union[None, str, os.PathLike] = None) -> None:
+                 vocoder: Union[None, str, os.PathLike] = None, quantize: Optional[str] = None) -> None:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
+        linear_transform = _quantizer(quantize, self.device, self.dtype)
+        self.quantize = quantize
         apply_threads(threads, self.device)
         self.files: ModelFiles = resolve_model(model_path, vocoder=vocoder)
 
@@ -96,7 +98,7 @@ class LuxTTS:
 
         self.tokenizer = EmiliaTokenizer(self.files.tokens)
         self.model = load_acoustic_model(self.files.checkpoint, self.files.config, self.files.tokens,
-                                         device=self.device, dtype=self.dtype)
+                                         device=self.device, dtype=self.dtype, linear_transform=linear_transform)
         # The vocoder stays in float32: its inverse STFT is not accurate in half precision.
         self.vocoder = load_vocoder(self.files.vocoder_config, self.files.vocoder_weights,
                                     device=self.device, dtype=torch.float32)
@@ -109,9 +111,15 @@ class LuxTTS:
     @classmethod
     def from_pretrained(cls, name_or_path: Union[str, os.PathLike] = DEFAULT_MODEL,
                         device: Union[str, torch.device] = "auto", dtype: Union[None, str, torch.dtype] = None,
-                        threads: Optional[int] = None, *, vocoder: Union[None, str, os.PathLike] = None) -> "LuxTTS":
-        """Load a model folder or Hugging Face repo id; ``device="auto"`` picks cuda, then mps, then cpu."""
-        return cls(name_or_path, device=device, threads=threads, dtype=dtype, vocoder=vocoder)
+                        threads: Optional[int] = None, *, vocoder: Union[None, str, os.PathLike] = None,
+                        quantize: Optional[str] = None) -> "LuxTTS":
+        """Load a model folder or Hugging Face repo id; ``device="auto"`` picks cuda, then mps, then cpu.
+
+        ``quantize="int8"`` (CPU, float32 only) runs every large linear layer of the acoustic model as an int8
+        GEMM, quantizing each layer as it is read so that the float32 model never sits in memory: about 1.9x
+        faster and 350 MB smaller on a 2-core x86 CPU, at a mel-feature SNR of ~24 dB against float32 (README).
+        """
+        return cls(name_or_path, device=device, threads=threads, dtype=dtype, vocoder=vocoder, quantize=quantize)
 
     # ------------------------------------------------------------------------------------------ facts
 
@@ -370,3 +378,19 @@ def _fields(prompt: VoicePrompt) -> Mapping[str, Any]:
     import dataclasses
 
     return {f.name: getattr(prompt, f.name) for f in dataclasses.fields(prompt)}
+
+
+def _quantizer(quantize: Optional[str], device: torch.device, dtype: torch.dtype):
+    """The loader's per-layer transform for ``quantize`` (None: keep float)."""
+    if quantize is None:
+        return None
+    if quantize != "int8":
+        raise InvalidOptionError(f"quantize must be None or 'int8', got {quantize!r}")
+    if device.type != "cpu" or dtype != torch.float32:
+        raise InvalidOptionError(
+            f"quantize='int8' runs on the CPU in float32; got device={device.type!r}, dtype={dtype}. "
+            "Use device='cpu' and no dtype, or drop quantize for half precision on a GPU."
+        )
+    from .runtime import int8_transform
+
+    return int8_transform()

@@ -112,3 +112,16 @@ def test_flop_counter_counts_the_onednn_linear():
     with torch.inference_mode():
         total, per_op = count_flops(lambda: layer(x))
     assert total == 2 * 30 * 64 * 32
+
+
+def test_flop_counter_counts_the_fused_residual_linear():
+    import torch
+
+    from luxtts.bench.flops import count_flops
+    from luxtts.model.linear import Linear
+
+    layer = Linear(32, 32)  # square, so the residual's shape could be mistaken for the weight's
+    x, r = torch.randn(2, 7, 32), torch.randn(2, 7, 32)
+    with torch.inference_mode():
+        total, _ = count_flops(lambda: layer(x, residual=r))
+    assert total == 2 * 14 * 32 * 32

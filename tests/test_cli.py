@@ -275,3 +275,15 @@ def test_help_lists_the_commands():
     assert out.returncode == 0
     for name in ("speak", "voice", "convert", "info"):
         assert name in out.stdout.decode()
+
+
+def test_speak_quantize_int8_equals_the_int8_api_output(model, tmp_path):
+    from luxtts import LuxTTS
+
+    out = tmp_path / "q.wav"
+    assert speak(model, out, "--quantize", "int8") == EXIT_OK
+    tts = LuxTTS.from_pretrained(model, device="cpu", quantize="int8")
+    prompt = tts.encode_prompt(str(prompt_wav()), text=CASE["prompt_text"])
+    want = tts.generate_speech(TEXT, prompt, seed=0)[0].numpy()
+    got, rate = sf.read(str(out), dtype="float32")
+    assert rate == 48000 and np.array_equal(got, want)

@@ -215,3 +215,28 @@ def test_options_resolution():
         SynthesisOptions().replace(steps=3)
     with pytest.raises(InvalidOptionError, match="num_steps"):
         SynthesisOptions(num_steps=True)
+
+
+def test_int8_quantized_pipeline_stays_close_to_float32(folder, tts, prompt):
+    from luxtts.runtime import is_quantized
+
+    q = LuxTTS.from_pretrained(folder, device="cpu", quantize="int8")
+    assert is_quantized(q.model) and not is_quantized(tts.model)
+    want = tts.generate_speech(SHORT, prompt, seed=3)
+    got = q.generate_speech(SHORT, prompt, seed=3)
+    assert got.shape == want.shape
+    # Compared through the magnitude spectrum (44.5 dB measured on the golden model, 2026-11-25): int8 moves
+    # phases a little, not the content.
+    spec = lambda w: torch.stft(w[0], 1024, 256, window=torch.hann_window(1024), return_complex=True).abs()  # noqa: E731
+    a, b = spec(got), spec(want)
+    snr = 10 * torch.log10(b.pow(2).sum() / (a - b).pow(2).sum())
+    assert snr > 30.0, f"int8 magnitude-spectrum SNR {snr:.1f} dB"
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"quantize": "int4"}, "quantize must be None or 'int8'"),
+    ({"quantize": "int8", "dtype": "bfloat16"}, "runs on the CPU in float32"),
+])
+def test_bad_quantize_arguments(folder, kwargs, match):
+    with pytest.raises(InvalidOptionError, match=match):
+        LuxTTS.from_pretrained(folder, device="cpu", **kwargs)

@@ -11,7 +11,6 @@ import time
 
 _T_START = time.perf_counter()
 
-import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import resource  # noqa: E402
@@ -47,8 +46,8 @@ def run(spec: Dict[str, Any]) -> Dict[str, Any]:
     t_import = time.perf_counter() - _T_START
 
     t0 = time.perf_counter()
-    with _int8_loading(spec.get("quantize") == "int8"):
-        tts = LuxTTS.from_pretrained(spec["model"], device="cpu", dtype=spec.get("dtype"), threads=spec["threads"])
+    tts = LuxTTS.from_pretrained(spec["model"], device="cpu", dtype=spec.get("dtype"), threads=spec["threads"],
+                                 quantize=spec.get("quantize"))
     apply_backend(tts, backend=spec.get("backend", "eager"))
     t_load = time.perf_counter() - t0
     rss_loaded = _current_rss_mb()
@@ -165,32 +164,6 @@ def _measure(spec, tts, prompt, stages, chunk_tokens, out_dir: Path, cold: Dict[
                                  "foreign_load")},
     }
     return result
-
-
-@contextlib.contextmanager
-def _int8_loading(enabled: bool):
-    """Make the pipeline's loader quantize each linear layer as it is read (lowest peak memory).
-
-    The pipeline calls ``luxtts.model.load_acoustic_model`` when it loads; this wraps that name for the
-    duration. (When LuxTTS.from_pretrained takes ``quantize=``, this can go.)
-    """
-    if not enabled:
-        yield
-        return
-    from .. import model as model_pkg
-    from ..runtime import int8_transform
-
-    original = model_pkg.load_acoustic_model
-
-    def load(*args, **kwargs):
-        kwargs.setdefault("linear_transform", int8_transform())
-        return original(*args, **kwargs)
-
-    model_pkg.load_acoustic_model = load
-    try:
-        yield
-    finally:
-        model_pkg.load_acoustic_model = original
 
 
 def main(argv=None) -> int:

@@ -11,7 +11,9 @@ from torch.utils.flop_counter import FlopCounterMode, register_flop_formula
 _registered = False
 
 
-def _linear_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+def _linear_flops(x_shape, *args, out_shape=None, **kwargs) -> int:
+    """Both overloads: (x, w, b, attr, ...) and .binary (x, other, w, b, attr)."""
+    w_shape = args[0] if isinstance(args[2], str) else args[1]
     return 2 * math.prod(x_shape[:-1]) * w_shape[0] * w_shape[1]
 
 
