@@ -28,6 +28,7 @@ from .audio import (
 from .devices import apply_threads, resolve_device, resolve_dtype
 from .errors import EmptyTextError, InvalidOptionError, TextError, UnspeakableTextError
 from .hub import DEFAULT_MODEL, ModelFiles, resolve_model
+from .model.weight_source import release_free_memory
 from .options import (
     LUXTTS_DEFAULTS,
     ZIPVOICE_DEFAULTS,
@@ -185,7 +186,7 @@ class LuxTTS:
                  t_shift: Optional[float] = None, speed: Optional[float] = None, seed: Optional[int] = None,
                  noise: Optional[torch.Tensor] = None, smooth: bool = False, sample_rate: Optional[int] = None,
                  chunk_tokens: Optional[int] = longform.DEFAULT_CHUNK_TOKENS,
-                 batch_frames: int = longform.DEFAULT_BATCH_FRAMES,
+                 batch_frames: Optional[int] = None,
                  crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
                  progress: Optional[Progress] = None) -> SpeechResult:
         """Speak ``text`` (any length) in the voice of ``prompt``; see :meth:`stream` for the arguments."""
@@ -206,7 +207,7 @@ class LuxTTS:
                t_shift: Optional[float] = None, speed: Optional[float] = None, seed: Optional[int] = None,
                noise: Optional[torch.Tensor] = None, smooth: bool = False, sample_rate: Optional[int] = None,
                chunk_tokens: Optional[int] = longform.DEFAULT_CHUNK_TOKENS,
-               batch_frames: int = longform.DEFAULT_BATCH_FRAMES,
+               batch_frames: Optional[int] = None,
                crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
                progress: Optional[Progress] = None, timings: Optional[Dict[str, float]] = None,
                chunk_infos: Optional[List[ChunkInfo]] = None) -> Iterator[torch.Tensor]:
@@ -217,8 +218,9 @@ class LuxTTS:
         smooth: only the 24 kHz head of a 48 kHz vocoder. sample_rate: output rate (None = the vocoder's).
         chunk_tokens: most target tokens per pass, cut at punctuation then word gaps (None = no chunking;
         prompt + text beyond ~200 tokens is known to cause spurious pauses). batch_frames: budget of
-        batch size x frames per model call. crossfade_ms: overlap at each join. trim_joins: cut silence at
-        the joins (never at the outer edges). progress(done, total) is called after each batch.
+        batch size x frames per model call (None: 4000 on a GPU, one chunk per call on a CPU).
+        crossfade_ms: overlap at each join. trim_joins: cut silence at the joins (never at the outer edges).
+        progress(done, total) is called after each batch.
         """
         if not (isinstance(crossfade_ms, (int, float)) and math.isfinite(crossfade_ms) and crossfade_ms >= 0):
             raise InvalidOptionError(f"crossfade_ms must be a finite number >= 0, got {crossfade_ms!r}")
@@ -241,6 +243,8 @@ class LuxTTS:
         generator = None if opts.seed is None else torch.Generator().manual_seed(opts.seed)
         joiner = longform.Joiner(out_rate, crossfade_ms)
         done = 0
+        if batch_frames is None:
+            batch_frames = longform.default_batch_frames(self.device.type)
         for batch in longform.batches(chunks, batch_frames):
             t0 = time.perf_counter()
             feats, lens = self._acoustic(batch, voice, opts, speed_eff, noise, generator)
@@ -258,6 +262,8 @@ class LuxTTS:
                 if piece.numel():
                     yield piece
             done += len(batch)
+            if self.device.type == "cpu":
+                release_free_memory()  # freed activations go back to the OS between batches: RSS stays flat
             if progress is not None:
                 progress(done, len(chunks))
         tail = joiner.finish()

@@ -187,3 +187,10 @@ def test_peak_memory_is_flat_when_the_text_doubles(folder):
     # Control: keeping every piece does show up in the same measurement, so the check above can fail.
     holding = measure(folder, hold=True)
     assert holding["p2"] - holding["p1"] > 0.5 * audio_bytes, holding
+
+
+def test_default_batching_depends_on_the_device():
+    from luxtts import longform
+
+    assert longform.default_batch_frames("cpu") == 1
+    assert longform.default_batch_frames("cuda") == longform.DEFAULT_BATCH_FRAMES > 1

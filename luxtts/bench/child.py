@@ -77,7 +77,7 @@ def _measure(spec, tts, prompt, stages, chunk_tokens, out_dir: Path, cold: Dict[
 
     def generate():
         return tts.generate(spec["text"], prompt, num_steps=spec.get("steps"), seed=spec.get("seed", 0),
-                            chunk_tokens=chunk_tokens)
+                            chunk_tokens=chunk_tokens, batch_frames=spec.get("batch_frames"))
 
     def one_run(index: int) -> Dict[str, Any]:
         """A timed generation + write; retried (up to 3 times) when other processes took CPU meanwhile."""
@@ -109,6 +109,7 @@ def _measure(spec, tts, prompt, stages, chunk_tokens, out_dir: Path, cold: Dict[
                           subtype="PCM_16") as out:
             for piece in tts.stream(text or spec["text"], prompt, num_steps=spec.get("steps"),
                                     seed=spec.get("seed", 0), chunk_tokens=chunk_tokens, timings=timings,
+                                    batch_frames=spec.get("batch_frames"),
                                     chunk_infos=chunks):
                 t0 = time.perf_counter()
                 out.write(piece.numpy())

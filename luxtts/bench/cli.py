@@ -26,6 +26,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workload", choices=WORKLOADS, default="w1",
                    help="w1: 5 s prompt + ~30 words in one pass; w2: long text, chunked and batched")
     p.add_argument("--words", type=int, default=2000, help="w2: words of text (default 2000)")
+    p.add_argument("--batch-frames", type=int, default=None,
+                   help="w2: frames per model call, batch x length (default: the pipeline's)")
     p.add_argument("--quantize", choices=["int8"], default=None, help="int8 weights for the linear layers")
     p.add_argument("--dtype", choices=DTYPES, default="float32", help="network precision (ODE state stays fp32)")
     p.add_argument("--backend", choices=BACKENDS, default="eager", help="eager PyTorch (default) or torch.compile of the decoder step")
@@ -52,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidOptionError("--voice needs --voice-text (the words spoken in the recording)")
     if args.threads is not None and args.threads < 1:
         raise InvalidOptionError(f"--threads must be >= 1, got {args.threads}")
+    if args.batch_frames is not None and args.batch_frames < 1:
+        raise InvalidOptionError(f"--batch-frames must be >= 1, got {args.batch_frames}")
     if args.repeat < 1:
         raise InvalidOptionError(f"--repeat must be >= 1, got {args.repeat}")
     result = bench(
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         quantize=args.quantize, dtype=args.dtype, backend=args.backend, threads=args.threads, steps=args.steps,
         repeat=args.repeat, voice=args.voice, voice_text=args.voice_text, baseline=not args.no_baseline,
         count_flops={"auto": None, "yes": True, "no": False}[args.count_flops], cache_dir=args.cache_dir,
-        quiet=not args.no_quiet_wait,
+        quiet=not args.no_quiet_wait, batch_frames=args.batch_frames,
     )
     from .report import summary
 

@@ -56,7 +56,8 @@ def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1",
           quantize: Optional[str] = None, dtype: str = "float32", backend: str = "eager",
           threads: Optional[int] = None, steps: Optional[int] = None, repeat: int = 1, voice: Optional[str] = None,
           voice_text: Optional[str] = None, baseline: bool = True, count_flops: Optional[bool] = None,
-          cache_dir: Optional[str] = None, quiet: bool = True) -> Dict[str, Any]:
+          cache_dir: Optional[str] = None, quiet: bool = True,
+          batch_frames: Optional[int] = None) -> Dict[str, Any]:
     """Measure one variant (and, unless ``baseline`` is False, plain fp32 eager) on one workload.
 
     Returns the variant's result with ``baseline``, ``speedup_vs_fp32_eager``, ``machine`` and GFLOP/s added.
@@ -74,7 +75,8 @@ def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1",
         count_flops = workload == "w1"
     spec = {"model": folder, "workload": workload, "text": workload_text(workload, words), "voice": voice,
             "voice_text": voice_text, "threads": threads, "steps": steps, "repeat": repeat, "seed": 0,
-            "cache_dir": str(cache), "quantize": quantize, "dtype": dtype, "backend": backend, "quiet": quiet}
+            "cache_dir": str(cache), "quantize": quantize, "dtype": dtype, "backend": backend, "quiet": quiet,
+            "batch_frames": batch_frames}
     is_baseline = quantize is None and dtype == "float32" and backend == "eager"
     can_count = is_baseline
     result = run_child({**spec, "count_flops": count_flops and can_count})
