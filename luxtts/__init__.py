@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os as _os
 
-# oneDNN keeps a compiled kernel per GEMM shape, 1024 by default; long texts bring a new frame count per chunk,
-# so the default cache grew this process by ~100 MB over 20 chunks (W2, 2026-11-25) with no speed gain over 128.
+# oneDNN (and ideep above it) keep a compiled kernel per matrix shape, ~0.6 MB each, up to 1024 of each by
+# default. Long texts bring new frame counts with every chunk, so float32 long form grew by ~14 MB a chunk
+# (2026-11-25). One utterance uses well under 128 shapes, so this bound costs no recompilation within one.
 _os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "128")
+_os.environ.setdefault("LRU_CACHE_CAPACITY", "128")
 
 import importlib
 from typing import TYPE_CHECKING, Any
