@@ -18,7 +18,8 @@ from .model.durations import lengths_of, predict_num_frames
 DEFAULT_CHUNK_TOKENS = 100
 DEFAULT_BATCH_FRAMES = 4000
 # On a CPU a batch brings no throughput (the matrices are already large), only padding and memory: measured on
-# W2 (500 words, int8, 2 cores) one chunk per call gave RTF 0.494 / peak 767 MB against 0.526 / 903 MB at 4000.
+# W2 (500 words, 2 cores) one chunk per call gave RTF 0.494 / 767 MB (int8) and 1.010 / 1060 MB (float32)
+# against 0.526 / 903 MB and 1.021 / 1417 MB at 4000.
 CPU_BATCH_FRAMES = 1
 
 

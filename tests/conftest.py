@@ -31,3 +31,25 @@ def golden_dir() -> Path:
     if not GOLDEN_DIR.is_dir():
         pytest.fail(f"golden folder not found: {GOLDEN_DIR} (set LUXTTS_GOLDEN_DIR)")
     return GOLDEN_DIR
+
+
+# The golden LuxTTS model folder, loaded once per test module that asks for it (golden_model.py builds it).
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    from golden_model import build_luxtts_folder
+
+    return build_luxtts_folder(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def tts(folder):
+    from luxtts import LuxTTS
+
+    return LuxTTS.from_pretrained(folder, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def prompt(tts):
+    from golden_model import pipeline_cases, prompt_wav
+
+    return tts.encode_prompt(str(prompt_wav()), text=pipeline_cases()[0]["prompt_text"])

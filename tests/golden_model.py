@@ -32,3 +32,4 @@ def build_luxtts_folder(dest: Path, case: dict | None = None) -> Path:
 def prompt_wav(case: dict | None = None) -> Path:
     case = case or pipeline_cases()[0]
     return GOLDEN_DIR / PIPELINE / case["prompt_wav"]
+

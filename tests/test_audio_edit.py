@@ -78,7 +78,7 @@ def test_trim_threshold_is_in_dbfs():
 
 
 def expected_length(lengths, fade):
-    total, out = 0, 0
+    total = 0
     for i, n in enumerate(lengths):
         k = 0 if i == 0 else min(fade, total, n)
         total += n - k

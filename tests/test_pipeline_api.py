@@ -7,7 +7,7 @@ import logging
 import pytest
 import torch
 
-from golden_model import SAMPLES_PER_FRAME_48K, build_luxtts_folder, pipeline_cases, prompt_wav
+from golden_model import SAMPLES_PER_FRAME_48K, pipeline_cases, prompt_wav
 from luxtts import (
     EmptyTextError,
     InvalidOptionError,
@@ -21,21 +21,6 @@ from luxtts.devices import resolve_device, resolve_dtype
 
 CASE = pipeline_cases()[0]
 SHORT = "Short one."
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return build_luxtts_folder(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(scope="module")
-def tts(folder):
-    return LuxTTS.from_pretrained(folder, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def prompt(tts):
-    return tts.encode_prompt(str(prompt_wav()), text=CASE["prompt_text"])
 
 
 def test_generate_speech_returns_upstreams_shape(tts, prompt):

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from golden_model import SAMPLES_PER_FRAME_48K, build_luxtts_folder, pipeline_cases, prompt_wav
-from luxtts import LuxTTS
+from golden_model import SAMPLES_PER_FRAME_48K, pipeline_cases, prompt_wav
 from luxtts.longform import Chunk, Joiner, batches
 from luxtts.audio import crossfade_concat
 
@@ -42,21 +41,6 @@ on clear nights, for the first time in a decade, the lighthouse turns again.
 
 # The first half of LONG_TEXT, cut at a sentence end: the memory test speaks it, then it twice.
 HALF_TEXT = LONG_TEXT[: LONG_TEXT.index("Later that week")].strip()
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    return build_luxtts_folder(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(scope="module")
-def tts(folder):
-    return LuxTTS.from_pretrained(folder, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def prompt(tts):
-    return tts.encode_prompt(str(prompt_wav()), text=CASE["prompt_text"])
 
 
 def test_text_is_long_enough():

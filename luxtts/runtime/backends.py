@@ -1,8 +1,9 @@
 """Pick how a loaded LuxTTS runs: eager PyTorch (default) or torch.compile; int8; half precision.
 
 ONNX Runtime was measured as a third backend (``benchmarks/compare_backends.py``: our own export of the
-decoder step) and not kept: on the reference CPU (W1 shape, 2 threads) its float32 step took 1.74 s against
-1.40 s in eager PyTorch, and its dynamic int8 model 1.39 s against 0.65 s for ours, at the same SNR (24 dB).
+decoder step) and not kept: on the reference CPU (W1 shape, 2 threads, 2026-11-25) its float32 step took 1.653 s
+against 1.376 s in eager PyTorch, and its dynamic int8 model 1.377 s against 0.662 s for ours, at the same SNR
+(23.3 dB against float32).
 """
 
 from __future__ import annotations
