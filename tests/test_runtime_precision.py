@@ -2,8 +2,8 @@
 
 Documented bounds (README / luxtts.runtime): on every model golden case, the sampled features
 (``features_out``, log-mel x 0.1) have SNR >= 30 dB against the golden and max abs error <= 0.5, and the
-velocity at t = 0.3 SNR >= 30 dB. Measured on the golden models (2026-11): int8 >= 38.9 dB / max 0.17,
-bfloat16 >= 40.2 dB / max 0.14 (features). A broken path (wrong scales, a layer left out of a cast) lands
+velocity at t = 0.3 SNR >= 30 dB. Measured on the golden models (2026-11): int8 >= 38.8 dB / max 0.16,
+bfloat16 >= 40.2 dB / max 0.13 (features). A broken path (wrong scales, a layer left out of a cast) lands
 far below 30 dB.
 """
 
