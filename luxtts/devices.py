@@ -56,8 +56,9 @@ def _mps_available() -> bool:
 
 
 def apply_threads(threads: Optional[int], device: torch.device) -> None:
+    """On the CPU, use ``threads`` intra-op threads (None: leave torch's setting alone)."""
     if threads is None or device.type != "cpu":
         return
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InvalidOptionError(f"threads must be a positive integer or None, got {threads!r}")
-    torch.set_num_threads(threads)
+    from .runtime.threads import configure_threads
+
+    configure_threads(threads)

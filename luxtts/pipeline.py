@@ -388,15 +388,14 @@ def _fields(prompt: VoicePrompt) -> Mapping[str, Any]:
 
 def _quantizer(quantize: Optional[str], device: torch.device, dtype: torch.dtype):
     """The loader's per-layer transform for ``quantize`` (None: keep float)."""
+    from .runtime import check_quantize, int8_transform
+
+    check_quantize(quantize)
     if quantize is None:
         return None
-    if quantize != "int8":
-        raise InvalidOptionError(f"quantize must be None or 'int8', got {quantize!r}")
     if device.type != "cpu" or dtype != torch.float32:
         raise InvalidOptionError(
             f"quantize='int8' runs on the CPU in float32; got device={device.type!r}, dtype={dtype}. "
             "Use device='cpu' and no dtype, or drop quantize for half precision on a GPU."
         )
-    from .runtime import int8_transform
-
     return int8_transform()

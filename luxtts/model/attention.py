@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from .linear import Linear, attend
+from .linear import Linear, attend, tracing
 
 # Masked scores are set to this value rather than -inf: exp(-1000 - max) is exactly zero in every float
 # format, and a row can never turn into NaN.
@@ -63,7 +63,7 @@ class AttentionWeights(nn.Module):
         q = proj[..., : h * dq].reshape(b, t, h, dq).transpose(1, 2)
         k = proj[..., h * dq : 2 * h * dq].reshape(b, t, h, dq).permute(0, 2, 3, 1)
         p = proj[..., 2 * h * dq :].reshape(b, t, h, dp).transpose(1, 2)
-        if _tracing():
+        if tracing():
             return _whole_weights(q, k, p, pos, key_mask)
         weights = torch.empty(b, h, t, t, dtype=proj.dtype, device=proj.device)
         # Query blocks small enough to stay in cache: each block's scores are built, offset by their positional
@@ -79,11 +79,6 @@ class AttentionWeights(nn.Module):
                 scores.masked_fill_(key_mask, _MASKED_SCORE)
             torch.softmax(scores, dim=-1, out=weights[:, :, i0:i1])
         return weights
-
-
-def _tracing() -> bool:
-    """Inside torch.compile or an ONNX export: shapes are symbolic, so no Python loop over query blocks."""
-    return torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
 
 
 def _whole_weights(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Optional[Tensor]) -> Tensor:

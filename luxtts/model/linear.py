@@ -18,14 +18,15 @@ _ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 _onednn_failed: set = set()
 
 
-def _tracing() -> bool:
+def tracing() -> bool:
+    """Inside torch.compile, an ONNX export or a TorchScript trace: shapes are symbolic, use plain ops."""
     return torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
 
 
 def onednn_linear_usable(x: Tensor, weight: Tensor) -> bool:
     """Whether :func:`linear` may use oneDNN for this input and weight."""
     return (
-        not _tracing()  # first: the rest is opaque to torch.compile
+        not tracing()  # first: the rest is opaque to torch.compile
         and x.device.type == "cpu"
         and x.dtype == weight.dtype
         and x.dtype in _ONEDNN_DTYPES

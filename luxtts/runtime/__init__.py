@@ -5,7 +5,7 @@ returns the model it was given (changed in place) or a wrapper with the same ``s
 """
 
 from .precision import cast_model
-from .quantize import Int8Linear, int8_transform, quantize_int8, quantized_report
+from .quantize import Int8Linear, check_quantize, int8_transform, quantize_int8, quantized_report
 
 __all__ = ["optimize_model", "cast_model", "quantize_int8", "int8_transform", "quantized_report", "Int8Linear",
            "is_quantized"]
@@ -23,10 +23,7 @@ def optimize_model(model, quantize=None, dtype=None):
     """
     if dtype is not None:
         model = cast_model(model, dtype)
+    check_quantize(quantize)
     if quantize is not None:
-        if quantize != "int8":
-            from ..errors import InvalidOptionError
-
-            raise InvalidOptionError(f"quantize must be None or 'int8', got {quantize!r}")
         model = quantize_int8(model)
     return model

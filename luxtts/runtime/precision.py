@@ -11,20 +11,9 @@ from typing import Union
 
 import torch
 
-from ..errors import InvalidOptionError
-
-_NAMES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16, "half": torch.float16}
-
-
-def as_dtype(dtype: Union[str, torch.dtype]) -> torch.dtype:
-    if isinstance(dtype, torch.dtype) and dtype in _NAMES.values():
-        return dtype
-    if isinstance(dtype, str) and dtype.lower().removeprefix("torch.") in _NAMES:
-        return _NAMES[dtype.lower().removeprefix("torch.")]
-    raise InvalidOptionError(f"dtype must be one of {sorted(set(_NAMES))}, got {dtype!r}")
+from ..devices import resolve_dtype
 
 
 def cast_model(model: torch.nn.Module, dtype: Union[str, torch.dtype]) -> torch.nn.Module:
     """Cast every floating parameter and buffer of ``model`` to ``dtype`` (in place); returns it."""
-    return model.to(dtype=as_dtype(dtype))
+    return model.to(dtype=resolve_dtype(dtype))

@@ -85,6 +85,12 @@ def int8_transform() -> Callable[[str, nn.Module], nn.Module]:
     return transform
 
 
+def check_quantize(quantize) -> None:
+    """``quantize`` must be None or "int8"."""
+    if quantize is not None and quantize != "int8":
+        raise InvalidOptionError(f"quantize must be None or 'int8', got {quantize!r}")
+
+
 def _check_kernels() -> None:
     if not torch.backends.quantized.supported_engines:
         raise InvalidOptionError("this torch build has no quantized CPU kernels; int8 is unavailable")
