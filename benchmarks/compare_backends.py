@@ -4,7 +4,7 @@ optionally torch.compile. Prints seconds per step and SNR against eager fp32.
 
     python benchmarks/compare_backends.py [--threads 2] [--frames 1364] [--compile] [--model DIR]
 
-Used to decide which backends to keep (see luxtts/runtime/backends.py). Needs onnx and onnxruntime.
+Used to decide which backends to keep (see the luxtts.runtime docstring). Needs onnx and onnxruntime.
 """
 
 from __future__ import annotations

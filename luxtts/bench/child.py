@@ -38,7 +38,6 @@ def _current_rss_mb() -> float:
 def run(spec: Dict[str, Any]) -> Dict[str, Any]:
     """Load, warm up (= first audio), time ``spec["repeat"]`` generations, optionally count FLOPs."""
     from ..pipeline import LuxTTS
-    from ..runtime.backends import apply_backend
     from ..runtime.threads import configure_threads
     from .instrument import Stages
 
@@ -48,7 +47,6 @@ def run(spec: Dict[str, Any]) -> Dict[str, Any]:
     t0 = time.perf_counter()
     tts = LuxTTS.from_pretrained(spec["model"], device="cpu", dtype=spec.get("dtype"), threads=spec["threads"],
                                  quantize=spec.get("quantize"))
-    apply_backend(tts, backend=spec.get("backend", "eager"))
     t_load = time.perf_counter() - t0
     rss_loaded = _current_rss_mb()
 

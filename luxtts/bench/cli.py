@@ -14,7 +14,6 @@ HELP = "measure speed: RTF, time per stage, peak memory, GFLOP/s (random or give
 
 WORKLOADS = ("w1", "w2")
 DTYPES = ("float32", "bfloat16", "float16")
-BACKENDS = ("eager", "compile")  # ONNX Runtime: see benchmarks/compare_backends.py
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -30,7 +29,6 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="w2: frames per model call, batch x length (default: the pipeline's)")
     p.add_argument("--quantize", choices=["int8"], default=None, help="int8 weights for the linear layers")
     p.add_argument("--dtype", choices=DTYPES, default="float32", help="network precision (ODE state stays fp32)")
-    p.add_argument("--backend", choices=BACKENDS, default="eager", help="eager PyTorch (default) or torch.compile of the decoder step")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: available cores)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's, 4 for LuxTTS)")
     p.add_argument("--repeat", type=int, default=1, help="timed runs after the warm-up run; the fastest is reported")
@@ -60,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidOptionError(f"--repeat must be >= 1, got {args.repeat}")
     result = bench(
         model=args.model, size="tiny" if args.random_tiny else "full", workload=args.workload, words=args.words,
-        quantize=args.quantize, dtype=args.dtype, backend=args.backend, threads=args.threads, steps=args.steps,
+        quantize=args.quantize, dtype=args.dtype, threads=args.threads, steps=args.steps,
         repeat=args.repeat, voice=args.voice, voice_text=args.voice_text, baseline=not args.no_baseline,
         count_flops={"auto": None, "yes": True, "no": False}[args.count_flops], cache_dir=args.cache_dir,
         quiet=not args.no_quiet_wait, batch_frames=args.batch_frames,

@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional
 from ..errors import LuxTTSError
 from .workloads import PROMPT_TEXT, workload_text, write_prompt
 
-BASELINE = {"quantize": None, "dtype": "float32", "backend": "eager"}
+BASELINE = {"quantize": None, "dtype": "float32"}
 
 
 class BenchmarkError(LuxTTSError, RuntimeError):
@@ -46,14 +46,14 @@ def run_child(spec: Dict[str, Any], timeout: Optional[float] = None) -> Dict[str
 
 
 def _label(spec: Dict[str, Any]) -> str:
-    parts = [spec.get("backend", "eager"), spec.get("dtype") or "float32"]
+    parts = [spec.get("dtype") or "float32"]
     if spec.get("quantize"):
         parts.append(spec["quantize"])
     return "/".join(parts)
 
 
 def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1", words: int = 2000,
-          quantize: Optional[str] = None, dtype: str = "float32", backend: str = "eager",
+          quantize: Optional[str] = None, dtype: str = "float32",
           threads: Optional[int] = None, steps: Optional[int] = None, repeat: int = 1, voice: Optional[str] = None,
           voice_text: Optional[str] = None, baseline: bool = True, count_flops: Optional[bool] = None,
           cache_dir: Optional[str] = None, quiet: bool = True,
@@ -75,9 +75,9 @@ def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1",
         count_flops = workload == "w1"
     spec = {"model": folder, "workload": workload, "text": workload_text(workload, words), "voice": voice,
             "voice_text": voice_text, "threads": threads, "steps": steps, "repeat": repeat, "seed": 0,
-            "cache_dir": str(cache), "quantize": quantize, "dtype": dtype, "backend": backend, "quiet": quiet,
+            "cache_dir": str(cache), "quantize": quantize, "dtype": dtype, "quiet": quiet,
             "batch_frames": batch_frames}
-    is_baseline = quantize is None and dtype == "float32" and backend == "eager"
+    is_baseline = quantize is None and dtype == "float32"
     can_count = is_baseline
     result = run_child({**spec, "count_flops": count_flops and can_count})
     base = None
