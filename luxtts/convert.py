@@ -33,8 +33,7 @@ def convert_file(src: Path, dst: Path) -> Path:
         raise InvalidOptionError(f"{src} is already a safetensors file")
     if not dst.parent.is_dir():
         raise InvalidOptionError(f"destination folder {str(dst.parent)!r} does not exist")
-    save_safetensors(read_state_dict(src), dst, metadata={"converted_from": src.name})
-    return dst
+    return _to_safetensors(src, dst)
 
 
 def convert_model(name: str, dst: Path) -> List[Path]:
@@ -61,6 +60,10 @@ def _weights(src: Path, dst: Path) -> Path:
         return _copy(src, dst)
     if src.suffix not in _TORCH_SUFFIXES:
         raise CheckpointError(f"{src}: unknown weight file type {src.suffix!r}")
+    return _to_safetensors(src, dst)
+
+
+def _to_safetensors(src: Path, dst: Path) -> Path:
     save_safetensors(read_state_dict(src), dst, metadata={"converted_from": src.name})
     return dst
 

@@ -136,7 +136,7 @@ def _weight_patterns(folder: Path, prefix: str) -> List[str]:
 
 def _download(name: str, repo_id: str, cache_dir, offline, patterns: Sequence[str]) -> Path:
     from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import HFValidationError, RepositoryNotFoundError
 
     local_only = is_offline(offline)
     try:
@@ -151,9 +151,7 @@ def _download(name: str, repo_id: str, cache_dir, offline, patterns: Sequence[st
         ) from None
     except HFValidationError as e:
         raise ModelNotFoundError(f"{name!r} is neither a folder nor a valid repo id ({e})") from None
-    except (LocalEntryNotFoundError, OSError) as e:
-        raise ModelNotFoundError(_not_cached_message(name, cache_dir, local_only, e)) from None
-    except Exception as e:  # network failures come as several requests/httpx types
+    except Exception as e:  # not cached (LocalEntryNotFoundError), or a network failure of several types
         raise ModelNotFoundError(_not_cached_message(name, cache_dir, local_only, e)) from None
     return Path(path)
 
@@ -230,18 +228,23 @@ def _where(name: str, folder: Path) -> str:
 
 
 def _vocos_24k(folder: Path, vocoder, cache_dir, offline) -> Tuple[Path, Path]:
-    candidates = [folder / "vocoder"] if vocoder is None else []
+    """The 24 kHz Vocos: ``vocoder`` if given, else the folder's ``vocoder/``, else charactr/vocos-mel-24khz."""
+    patterns = ["config.yaml", *_VOCOS_WEIGHTS]
     if vocoder is not None:
-        candidates.append(_local_or_download(os.fspath(vocoder), cache_dir, offline,
-                                              patterns=["config.yaml", *_VOCOS_WEIGHTS]))
-    for voc_dir in candidates:
-        weights = _first(voc_dir, _VOCOS_WEIGHTS)
-        if (voc_dir / "config.yaml").is_file() and weights is not None:
-            return voc_dir / "config.yaml", weights
-    if vocoder is not None:
-        raise ModelNotFoundError(f"vocoder {os.fspath(vocoder)!r} lacks config.yaml and pytorch_model.bin")
-    voc_dir = _local_or_download(DEFAULT_VOCODER_24K, cache_dir, offline, patterns=["config.yaml", *_VOCOS_WEIGHTS])
+        found = _vocos_files(_local_or_download(os.fspath(vocoder), cache_dir, offline, patterns=patterns))
+        if found is None:
+            raise ModelNotFoundError(f"vocoder {os.fspath(vocoder)!r} lacks config.yaml and pytorch_model.bin")
+        return found
+    found = _vocos_files(folder / "vocoder")
+    if found is None:
+        found = _vocos_files(_local_or_download(DEFAULT_VOCODER_24K, cache_dir, offline, patterns=patterns))
+    if found is None:
+        raise ModelNotFoundError(f"{DEFAULT_VOCODER_24K} in the cache lacks config.yaml or pytorch_model.bin")
+    return found
+
+
+def _vocos_files(voc_dir: Path) -> Optional[Tuple[Path, Path]]:
     weights = _first(voc_dir, _VOCOS_WEIGHTS)
     if weights is None or not (voc_dir / "config.yaml").is_file():
-        raise ModelNotFoundError(f"{DEFAULT_VOCODER_24K} in the cache lacks config.yaml or pytorch_model.bin")
+        return None
     return voc_dir / "config.yaml", weights

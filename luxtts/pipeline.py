@@ -6,12 +6,13 @@ and return types; ``generate`` and ``stream`` add long-text handling and per-sta
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -41,7 +42,6 @@ from .prompt import VoicePrompt, as_prompt, vocab_fingerprint
 logger = logging.getLogger("luxtts")
 
 PROMPT_SAMPLE_RATE = 24000
-CROSSOVER_HZ = 12000  # upstream LuxTTS sets the vocoder's crossover to 12 kHz when it loads it
 Progress = Callable[[int, int], None]
 TextInput = Union[str, Sequence[int]]
 
@@ -103,8 +103,6 @@ class LuxTTS:
         # The vocoder stays in float32: its inverse STFT is not accurate in half precision.
         self.vocoder = load_vocoder(self.files.vocoder_config, self.files.vocoder_weights,
                                     device=self.device, dtype=torch.float32)
-        if self.vocoder.is_48k:
-            self.vocoder.crossover_hz = CROSSOVER_HZ
         self.defaults = defaults_for(self.files.layout, self.model.is_distill)
         self._vocab_sha = vocab_fingerprint(self.tokenizer.token_to_id)
         logger.info("loaded %s on %s (%s)", self.files.describe(), self.device, self.dtype)
@@ -145,9 +143,6 @@ class LuxTTS:
         """
         return encode_voice(audio, self.tokenizer, duration=duration, rms=rms, text=text, asr_device=str(self.device))
 
-    def _prompt_tokens(self, transcript: str) -> List[int]:
-        return transcript_tokens(self.tokenizer, transcript)
-
     def _usable_prompt(self, prompt: Any) -> VoicePrompt:
         prompt = as_prompt(prompt)
         if prompt.vocab_sha256 in (None, self._vocab_sha):
@@ -158,8 +153,8 @@ class LuxTTS:
                 "transcript to re-tokenize; encode it again with this model"
             )
         logger.debug("re-tokenizing the prompt transcript for this model's token table")
-        return VoicePrompt(**{**_fields(prompt), "tokens": self._prompt_tokens(prompt.transcript),
-                              "vocab_sha256": self._vocab_sha})
+        return dataclasses.replace(prompt, tokens=transcript_tokens(self.tokenizer, prompt.transcript),
+                                   vocab_sha256=self._vocab_sha)
 
     # ------------------------------------------------------------------------------------------ upstream API
 
@@ -324,7 +319,7 @@ class LuxTTS:
         """features (T, 100) as the model emits them -> (N,) float32 CPU waveform at ``out_rate``."""
         mel = features.t()[None].float() / FEATURE_SCALE
         head = "24k" if smooth and self.vocoder.is_48k else None
-        wav = self.vocoder.decode(mel, output=head) if head else self.vocoder.decode(mel)
+        wav = self.vocoder.decode(mel, output=head)
         wav = wav.reshape(-1).clamp(-1, 1)
         wav = restore_loudness(wav, prompt_rms).cpu()
         rate = 24000 if head else self.sample_rate
@@ -378,12 +373,6 @@ def defaults_for(layout: str, distilled: bool) -> ModelDefaults:
     if layout == "luxtts":
         return LUXTTS_DEFAULTS
     return ZIPVOICE_DISTILL_DEFAULTS if distilled else ZIPVOICE_DEFAULTS
-
-
-def _fields(prompt: VoicePrompt) -> Mapping[str, Any]:
-    import dataclasses
-
-    return {f.name: getattr(prompt, f.name) for f in dataclasses.fields(prompt)}
 
 
 def _quantizer(quantize: Optional[str], device: torch.device, dtype: torch.dtype):

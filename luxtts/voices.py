@@ -89,9 +89,12 @@ def remove_voice(name: str) -> Path:
 
 
 def _missing(name: str) -> str:
+    return f"no saved voice named {name!r} in {voices_dir()}; saved voices: {_listing()}"
+
+
+def _listing() -> str:
     known = list_voices()
-    listing = ", ".join(known) if known else "none yet (add one with `luxtts voice add NAME REF.wav`)"
-    return f"no saved voice named {name!r} in {voices_dir()}; saved voices: {listing}"
+    return ", ".join(known) if known else "none yet (add one with `luxtts voice add NAME REF.wav`)"
 
 
 def find_voice(value: str) -> "Path | VoicePrompt":
@@ -106,8 +109,4 @@ def find_voice(value: str) -> "Path | VoicePrompt":
         raise InvalidOptionError(f"voice {value!r} is a folder; give an audio file or a saved voice name")
     if _NAME.match(value) and voice_path(value).is_file():
         return load_voice(value)
-    known = list_voices()
-    listing = ", ".join(known) if known else "none (add one with `luxtts voice add NAME REF.wav`)"
-    raise VoiceNotFoundError(
-        f"voice {value!r} is neither an audio file nor a saved voice; saved voices: {listing}"
-    )
+    raise VoiceNotFoundError(f"voice {value!r} is neither an audio file nor a saved voice; saved voices: {_listing()}")

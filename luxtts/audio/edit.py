@@ -37,17 +37,27 @@ def trim_silence(
     ``threshold_db`` dBFS (1.0 = 0 dB). Silence inside the speech is left alone. Never returns an empty
     waveform: if every frame is silent the first ``keep_ms`` (at least one sample) is returned.
     """
+    start, end = speech_bounds(wav, sample_rate, threshold_db, keep_ms, frame_ms)
+    return wav[..., start:end]
+
+
+def speech_bounds(
+    wav: torch.Tensor,
+    sample_rate: int,
+    threshold_db: float = TRIM_THRESHOLD_DB,
+    keep_ms: float = TRIM_KEEP_MS,
+    frame_ms: float = TRIM_FRAME_MS,
+) -> Tuple[int, int]:
+    """The sample range [start, end) that :func:`trim_silence` keeps."""
     n = wav.shape[-1]
     keep = _ms_to_samples(keep_ms, sample_rate, "keep_ms")
     frame = max(1, _ms_to_samples(frame_ms, sample_rate, "frame_ms"))
     if n == 0:
-        return wav
+        return 0, 0
     loud = _loud_frames(wav, frame, threshold_db)
     if loud.numel() == 0:
-        return wav[..., : max(1, keep)]
-    start = max(0, int(loud[0]) * frame - keep)
-    end = min(n, (int(loud[-1]) + 1) * frame + keep)
-    return wav[..., start:end]
+        return 0, min(n, max(1, keep))
+    return max(0, int(loud[0]) * frame - keep), min(n, (int(loud[-1]) + 1) * frame + keep)
 
 
 def _loud_frames(wav: torch.Tensor, frame: int, threshold_db: float) -> torch.Tensor:

@@ -70,7 +70,7 @@ def _measure(spec, tts, prompt, stages, chunk_tokens, out_dir: Path, cold: Dict[
              rss_loaded: float) -> Dict[str, Any]:
     import torch
 
-    from .quiet import Disturbance, wait_for_quiet
+    from .quiet import measure
     from .workloads import W1_TEXT
 
     def generate():
@@ -79,18 +79,10 @@ def _measure(spec, tts, prompt, stages, chunk_tokens, out_dir: Path, cold: Dict[
 
     def one_run(index: int) -> Dict[str, Any]:
         """A timed generation + write; retried (up to 3 times) when other processes took CPU meanwhile."""
-        best = None
-        for _ in range(3 if spec.get("quiet", True) else 1):
-            if spec.get("quiet", True):
-                wait_for_quiet()
-            with Disturbance() as disturbance:
-                out = _timed_run(index)
-            out["foreign_load"] = disturbance.foreign
-            if best is None or (out["foreign_load"] or 0) < (best["foreign_load"] or 0):
-                best = out
-            if (out["foreign_load"] or 0) < 0.1:
-                break
-        return best
+        quiet = spec.get("quiet", True)
+        out, _, foreign = measure(lambda: _timed_run(index), tries=3 if quiet else 1, wait=quiet)
+        out["foreign_load"] = foreign
+        return out
 
     def _timed_run(index: int, text=None) -> Dict[str, Any]:
         """Speak ``text`` with stream() and write each piece as it comes, as a long-form user would: memory

@@ -58,14 +58,17 @@ def wait_for_quiet(max_foreign: float = 0.1, window: float = 1.0, timeout: float
             return d.foreign
 
 
-def measure(fn: Callable[[], object], max_foreign: float = 0.1, tries: int = 3) -> Tuple[object, float, Optional[float]]:
-    """Run ``fn`` until a run sees little foreign CPU use (at most ``tries`` times; waits for quiet first).
+def measure(fn: Callable[[], object], max_foreign: float = 0.1, tries: int = 3,
+            wait: bool = True) -> Tuple[object, float, Optional[float]]:
+    """Run ``fn`` until a run sees little foreign CPU use (at most ``tries`` times; first waits for quiet
+    unless ``wait`` is False).
 
     Returns (fn's result, wall seconds, foreign load during that run). The least disturbed run is kept.
     """
     best = None
     for _ in range(max(1, tries)):
-        wait_for_quiet(max_foreign)
+        if wait:
+            wait_for_quiet(max_foreign)
         with Disturbance() as d:
             t0 = time.perf_counter()
             out = fn()

@@ -40,15 +40,3 @@ def summary(r: Dict[str, Any]) -> str:
                      f" speed-up {r['speedup_vs_fp32_eager']:.2f}x")
     return "\n".join(lines)
 
-
-def markdown_table(results: List[Dict[str, Any]]) -> str:
-    """One row per result: variant, RTF, seconds, peak RSS, GFLOP/s, speed-up vs fp32 eager."""
-    rows = ["| variant | RTF | seconds | audio s | peak RSS MB | GFLOP/s (decoder) | vs fp32 eager |",
-            "|---|---|---|---|---|---|---|"]
-    for r in results:
-        rows.append(
-            f"| {r.get('variant')} | {r['rtf']:.3f} | {r['seconds']:.2f} | {r['audio_seconds']:.2f} | "
-            f"{r['peak_rss_mb']:.0f} | {_f(r.get('gflops_per_s'), '{:.0f}')} "
-            f"({_f(r.get('decoder_gflops_per_s'), '{:.0f}')}) | {_f(r.get('speedup_vs_fp32_eager'), '{:.2f}x')} |"
-        )
-    return "\n".join(rows)

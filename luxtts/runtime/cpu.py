@@ -1,18 +1,18 @@
 """What CPU we run on, and how fast it could multiply matrices: ISA, cores, an estimated peak, a measured one.
 
 The estimate is FLOP per cycle per core (from the vector units the ISA and microarchitecture imply) x cores x
-the clock in /proc/cpuinfo. That clock is the nominal one: with turbo a core runs faster, so the measured GEMM
-ceiling (:func:`measure_gemm_ceiling`) can exceed the estimate; both are reported.
+the clock in /proc/cpuinfo. That clock is the nominal one: with turbo a core runs faster, so an achieved rate
+can exceed the estimate.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import re
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
+
+from .threads import default_threads
 
 _INTERESTING_FLAGS = ("avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16",
                       "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "avx_vnni", "neon", "asimd", "sve")
@@ -94,10 +94,7 @@ def cpu_info() -> CpuInfo:
     m = re.search(r"@\s*([\d.]+)\s*GHz", name)
     if m:
         mhz = float(m.group(1)) * 1000
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
+    cores = default_threads()
     try:
         import torch
 
@@ -136,29 +133,3 @@ def estimated_peak_gflops(info: CpuInfo, threads: int, dtype: str = "float32") -
     if not info.nominal_mhz:
         return None
     return flops_per_cycle(info, dtype) * min(threads, info.cores) * info.nominal_mhz / 1000.0
-
-
-def measure_gemm_ceiling(dtype: str = "float32", seconds: float = 0.5, m: int = 1408, k: int = 512,
-                         n: int = 1536) -> float:
-    """Best GFLOP/s of one (m x k) @ (k x n) product in the model's fastest path (oneDNN), over ~``seconds``.
-
-    Uses the current torch thread count. The shape is the model's typical feed-forward layer.
-    """
-    import torch
-
-    from ..model.linear import linear
-
-    tdtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[dtype]
-    x = torch.randn(m, k).to(tdtype)
-    w = (torch.randn(n, k) * 0.05).to(tdtype)
-    b = torch.zeros(n, dtype=tdtype)
-    best = float("inf")
-    with torch.inference_mode():
-        for _ in range(2):
-            linear(x, w, b)
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            t0 = time.perf_counter()
-            linear(x, w, b)
-            best = min(best, time.perf_counter() - t0)
-    return 2.0 * m * k * n / best / 1e9

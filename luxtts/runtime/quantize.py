@@ -46,8 +46,6 @@ class Int8Linear(nn.Module):
             warnings.simplefilter("ignore")
             q = torch.quantize_per_channel(w, scale, torch.zeros_like(scale, dtype=torch.long), 0, torch.qint8)
             self._packed = torch.ops.quantized.linear_prepack(q, bias)
-        # Kept for error reports and tests: the dequantized weight's largest absolute error.
-        self.weight_max_error = float((q.dequantize() - w).abs().max())
 
     def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
         dtype = x.dtype
