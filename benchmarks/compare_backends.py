@@ -17,11 +17,7 @@ from pathlib import Path
 
 import torch
 
-
-def snr_db(got, want) -> float:
-    got, want = torch.as_tensor(got).float(), torch.as_tensor(want).float()
-    noise = (got - want).pow(2).sum().item()
-    return math.inf if noise == 0 else 10 * math.log10(want.pow(2).sum().item() / noise)
+from luxtts.runtime import snr_db
 
 
 class DecoderStep(torch.nn.Module):

@@ -10,20 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
 
-import torch
+from luxtts.runtime import snr_db
 
 DEFAULT_GOLDEN = Path(__file__).resolve().parents[1] / ".." / "shared" / "golden"
-
-
-def snr_db(got: torch.Tensor, want: torch.Tensor) -> float:
-    noise = (got.float() - want.float()).pow(2).sum().item()
-    signal = want.float().pow(2).sum().item()
-    return math.inf if noise == 0 else 10 * math.log10(signal / noise)
 
 
 def case_errors(model, g: dict, case: dict) -> dict:

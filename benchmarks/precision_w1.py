@@ -9,15 +9,11 @@ compares the sampled features (log-mel x 0.1) of each variant with the float32 o
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import torch
 
-
-def snr_db(got, want) -> float:
-    noise = (got.float() - want.float()).pow(2).sum().item()
-    return math.inf if noise == 0 else 10 * math.log10(want.float().pow(2).sum().item() / noise)
+from luxtts.runtime import snr_db
 
 
 def main(argv=None) -> int:

@@ -9,14 +9,13 @@ far below 30 dB.
 
 from __future__ import annotations
 
-import math
 
 import pytest
 import torch
 
 from conftest import GOLDEN_DIR, golden_cases, load_golden
 from luxtts.model import load_acoustic_model
-from luxtts.runtime import Int8Linear, int8_transform, optimize_model, quantized_report
+from luxtts.runtime import Int8Linear, int8_transform, optimize_model, quantized_report, snr_db
 
 MIN_SNR_DB = 30.0
 MAX_ABS_FEATURES = 0.5
@@ -34,11 +33,6 @@ def model_for(subdir: str, variant: str):
         else:
             _models[key] = optimize_model(load_acoustic_model(*files), dtype=variant)
     return _models[key]
-
-
-def snr_db(got: torch.Tensor, want: torch.Tensor) -> float:
-    noise = (got.float() - want.float()).pow(2).sum().item()
-    return math.inf if noise == 0 else 10 * math.log10(want.float().pow(2).sum().item() / noise)
 
 
 def all_cases():

@@ -10,10 +10,10 @@ float32); torch.compile of the decoder step took 1.80-1.87 s against 1.55 s (bef
 ~130 s of compilation. Neither earned a place in the runtime.
 """
 
-from .precision import cast_model
+from .precision import cast_model, snr_db
 from .quantize import Int8Linear, check_quantize, int8_transform, quantize_int8, quantized_report
 
-__all__ = ["optimize_model", "cast_model", "quantize_int8", "int8_transform", "quantized_report", "Int8Linear",
+__all__ = ["optimize_model", "cast_model", "snr_db", "quantize_int8", "int8_transform", "quantized_report", "Int8Linear",
            "is_quantized"]
 
 
