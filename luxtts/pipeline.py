@@ -53,6 +53,11 @@ from .prompt import VoicePrompt, as_prompt, vocab_fingerprint
 logger = logging.getLogger("luxtts")
 
 PROMPT_SAMPLE_RATE = 24000
+FRAME_SECONDS = 256 / 24000  # one model frame: the vocoder's hop at the features' 24 kHz
+# One pass over more than this would need gigabytes of activations; it only happens with a tiny speed or
+# chunking turned off on a long text, and is refused before any work with a message saying which.
+MAX_CHUNK_SECONDS = 600.0
+MAX_CROSSFADE_MS = 1000.0
 Progress = Callable[[int, int], None]
 # Prompts as generation takes them: see as_prompt (VoicePrompt, saved voice name or file, upstream dict).
 PromptInput = Union[VoicePrompt, str, os.PathLike, Dict[str, Any]]
@@ -288,6 +293,8 @@ class LuxTTS:
         """
         start = time.perf_counter()
         crossfade_ms = as_float("crossfade_ms", crossfade_ms, 0.0, strict=False)
+        if crossfade_ms > MAX_CROSSFADE_MS:
+            raise InvalidOptionError(f"crossfade_ms must be from 0 to {MAX_CROSSFADE_MS:g}, got {crossfade_ms!r}")
         smooth = as_flag("smooth", smooth)
         trim_joins = as_flag("trim_joins", trim_joins)
         if progress is not None and not callable(progress):
@@ -317,6 +324,12 @@ class LuxTTS:
         token_chunks = self._token_chunks(text, None if noise is not None else chunk_tokens)
         chunks = longform.plan_chunks(token_chunks, voice.num_frames, len(voice.tokens), speed_eff)
         stats["text"] += time.perf_counter() - t0
+        longest = max(c.total_frames for c in chunks) * FRAME_SECONDS
+        if longest > MAX_CHUNK_SECONDS:
+            raise InvalidOptionError(
+                f"one pass would be {longest:.0f} s of audio (over {MAX_CHUNK_SECONDS:g} s): speed {opts.speed:g} is "
+                "too low or chunking is off (chunk_tokens) for this much text"
+            )
         if noise is not None and noise.shape[1] != chunks[0].total_frames:
             raise InvalidOptionError(f"noise must have shape (1, {chunks[0].total_frames}, {noise.shape[2]}) for this "
                                      f"text, prompt and speed, got {tuple(noise.shape)}")
