@@ -452,10 +452,9 @@ def encode_voice(audio: Any, tokenizer, *, duration: Optional[float] = 5, rms: f
     text: the words spoken in the kept part; None runs speech recognition (needs ``luxtts[asr]``).
     """
     rms = as_float("rms", rms, 0.0, strict=True)
-    if text is not None:
-        text = check_text(text, "text (the prompt transcript)")
-        if isinstance(text, Tokens):
-            raise TextTypeError("text (the prompt transcript) must be a str: what the recording says")
+    if text is not None and not isinstance(text, str):
+        hint = ": decode it first" if isinstance(text, (bytes, bytearray, memoryview)) else ""
+        raise TextTypeError(f"text (what the recording says) must be a str or None, got {type(text).__name__}{hint}")
     if isinstance(audio, VoicePrompt):
         raise InvalidOptionError("audio is already an encoded VoicePrompt: pass it to generate directly")
     if hasattr(audio, "read"):

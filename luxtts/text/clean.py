@@ -46,7 +46,8 @@ _ELLIPSES = ("···", "・・・", "...")
 
 
 def clean_text(text: str) -> tuple[str, list[str]]:
-    """NFC-normalise, turn every whitespace character into a space and remove unusable characters.
+    """NFC-normalise, turn every whitespace character into a space and remove unusable characters and emoji
+    (an emoji becomes a space: it separates the words around it).
 
     Returns the cleaned text and the distinct removed characters that deserve a warning, in order of
     first appearance.
