@@ -68,7 +68,7 @@ def as_int(name: str, value: object, low: int, high: Optional[int] = None, *, no
     ok = is_integer(value) and int(value) >= low and (high is None or int(value) <= high)
     if not ok:
         span = f"from {low} to {high}" if high is not None else f">= {low}"
-        raise InvalidOptionError(f"{name} must be an integer {span}{' or None' if none_ok else ''}, got {brief(value)}")
+        raise InvalidOptionError(f"{name} must be an integer {span}, got {brief(value)}")
     return int(value)
 
 
@@ -89,8 +89,7 @@ def as_float(name: str, value: object, minimum: float, strict: bool, *, none_ok:
     number = float(value) if ok else math.nan
     if not (math.isfinite(number) and (number > minimum if strict else number >= minimum)):
         bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-        raise InvalidOptionError(f"{name} must be a finite number {bound}{' or None' if none_ok else ''}, "
-                                 f"got {brief(value)}")
+        raise InvalidOptionError(f"{name} must be a finite number {bound}, got {brief(value)}")
     return number
 
 

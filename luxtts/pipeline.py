@@ -29,6 +29,7 @@ from .audio import (
 )
 from .devices import apply_threads, resolve_device, resolve_dtype
 from .errors import (
+    AudioWriteError,
     EmptyTextError,
     InvalidOptionError,
     OutputExistsError,
@@ -106,8 +107,14 @@ class SpeechResult:
         from .audio import write_audio
         from .prompt import _as_path
 
+        from .audio.write import SUFFIXES
+
         target = _as_path("path", path)
         overwrite = as_flag("overwrite", overwrite)
+        implied = SUFFIXES.get(target.suffix.lower())
+        if format is not None and implied is not None and str(format).lower().lstrip(".") != implied:
+            raise AudioWriteError(f"{target}: format {brief(format)} contradicts the suffix {target.suffix!r} "
+                                  f"({implied}); change one of them")
         if not overwrite and (target.exists() or target.is_symlink()):
             raise OutputExistsError(f"{target} exists; pass overwrite=True to replace it")
         write_audio(target, self.audio, self.sample_rate, format=format, subtype=subtype)

@@ -70,6 +70,8 @@ class VoicePrompt:
         from .inputs import as_float, is_integer
 
         tokens = self.tokens
+        if hasattr(tokens, "tolist") and getattr(tokens, "ndim", 0) == 1:  # a numpy array or tensor of ids
+            tokens = tokens.tolist()
         if isinstance(tokens, (str, bytes, bytearray)) or not isinstance(tokens, Sequence) or not tokens:
             raise PromptError("VoicePrompt.tokens must be a non-empty list of token ids (the transcript's), "
                               f"got {brief(tokens)}")
