@@ -67,7 +67,9 @@ def resolve_model(
     ``vocoder``: a folder or repo id holding a 24 kHz Vocos, for ZipVoice layouts without one.
     ``offline``: None reads ``HF_HUB_OFFLINE`` now. Raises ModelNotFoundError.
     """
-    name = _model_name(name_or_path)
+    name = _model_name("the model", name_or_path)
+    if vocoder is not None:
+        vocoder = _model_name("vocoder", vocoder)
     try:
         folder = _local_or_download(name, cache_dir, offline, patterns=None)
         return _detect(name, folder, vocoder, cache_dir, offline)
@@ -78,11 +80,9 @@ def resolve_model(
         raise ModelNotFoundError(f"model {name[:80]!r}: cannot look there ({e.strerror or e})") from None
 
 
-def _model_name(value: object) -> str:
+def _model_name(what: str, value: object) -> str:
     if not isinstance(value, (str, os.PathLike)) or isinstance(os.fspath(value), bytes):
-        raise InvalidOptionError(
-            f"the model must be a folder path or a Hugging Face repo id (str), got {type(value).__name__}"
-        )
+        raise InvalidOptionError(f"{what} must be a folder path or a Hugging Face repo id (str), got {type(value).__name__}")
     return os.fspath(value)
 
 

@@ -250,6 +250,17 @@ def test_documented_input_forms():
     assert "saved voice name" in stream_doc and "Tokens" in stream_doc and "one piece per chunk" in stream_doc
 
 
+@pytest.mark.parametrize("kwargs", [
+    {"name_or_path": 123}, {"name_or_path": b"folder"}, {"name_or_path": "a" * 5000},
+    {"name_or_path": "/nonexistent/model"}, {"vocoder": 5}, {"device": np.zeros(1000)}, {"threads": "four"},
+])
+def test_from_pretrained_bad_arguments(folder, kwargs):
+    kwargs = {"name_or_path": folder, "device": "cpu", **kwargs}
+    with pytest.raises(LuxTTSError) as e:
+        LuxTTS.from_pretrained(**kwargs)
+    short_error(e)
+
+
 def test_even_kernel_config_is_a_config_error(tmp_path):
     folder = build_luxtts_folder(tmp_path / "m")
     config = json.loads((folder / "config.json").read_text())
