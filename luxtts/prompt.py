@@ -67,7 +67,7 @@ class VoicePrompt:
         if not isinstance(f, torch.Tensor) or f.dim() != 2 or f.shape[0] < 1 or f.is_complex():
             shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
             raise PromptError(f"VoicePrompt.features must be a real tensor (T, n_mels) with T >= 1, got {shape}")
-        from .inputs import as_float, is_integer
+        from .inputs import as_flag, as_float, as_int, is_integer
 
         tokens = self.tokens
         if hasattr(tokens, "tolist") and getattr(tokens, "ndim", 0) == 1:  # a numpy array or tensor of ids
@@ -78,14 +78,28 @@ class VoicePrompt:
         if not all(is_integer(t) for t in tokens):
             raise PromptError(f"VoicePrompt.tokens must be integers, got {brief(list(tokens))}")
         try:
-            rms = as_float("VoicePrompt.rms", self.rms, 0.0, strict=True)
+            numbers = {
+                "rms": as_float("VoicePrompt.rms", self.rms, 0.0, strict=True),
+                "target_rms": as_float("VoicePrompt.target_rms", self.target_rms, 0.0, strict=True),
+                "duration": as_float("VoicePrompt.duration", self.duration, 0.0, strict=False),
+                "sample_rate": as_int("VoicePrompt.sample_rate", self.sample_rate, 1),
+                "cropped": as_flag("VoicePrompt.cropped", self.cropped),
+            }
         except InvalidOptionError as e:
             raise PromptError(str(e)) from None
-        if self.transcript is not None and not isinstance(self.transcript, str):
-            raise PromptError(f"VoicePrompt.transcript must be a str or None, got {type(self.transcript).__name__}")
+        for name in ("transcript", "source", "vocab_sha256"):
+            value = getattr(self, name)
+            if not isinstance(value, str) and not (value is None and name != "source"):
+                raise PromptError(f"VoicePrompt.{name} must be a str{'' if name == 'source' else ' or None'}, "
+                                  f"got {type(value).__name__}")
+        try:
+            json.dumps(dict(self.extra))
+        except (TypeError, ValueError):
+            raise PromptError("VoicePrompt.extra must be a mapping of JSON values (it is saved as JSON)") from None
         object.__setattr__(self, "features", f.detach().to("cpu", torch.float32).contiguous())
         object.__setattr__(self, "tokens", [int(t) for t in tokens])
-        object.__setattr__(self, "rms", rms)
+        for name, value in numbers.items():
+            object.__setattr__(self, name, value)
 
     def check(self, feat_dim: int, vocab_size: int) -> "VoicePrompt":
         """Raise PromptError unless this prompt can drive a model with ``feat_dim`` mels and ``vocab_size`` tokens."""
@@ -105,7 +119,7 @@ class VoicePrompt:
     def __repr__(self) -> str:
         text = self.transcript if self.transcript is None or len(self.transcript) <= 40 else self.transcript[:37] + "..."
         return (f"VoicePrompt(frames={self.num_frames}, seconds={self.duration:.2f}, tokens={len(self.tokens)}, "
-                f"rms={self.rms:.4g}, transcript={text!r}, source={self.source!r})")
+                f"rms={self.rms:.4g}, transcript={text!r}, source={brief(self.source, 80)})")
 
     @property
     def num_frames(self) -> int:

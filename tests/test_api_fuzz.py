@@ -121,8 +121,9 @@ def test_options_raise_only_luxtts_errors(data):
 @FUZZ
 @given(data=st.data())
 def test_voice_prompt_construct_save_load_raise_only_luxtts_errors(prompt, tmp_path_factory, data):
-    fields = dict(features=prompt.features, tokens=prompt.tokens, rms=prompt.rms, transcript="hi")
-    check(lambda: VoicePrompt(**mutate(fields, data)))
+    fields = dict(features=prompt.features, tokens=prompt.tokens, rms=prompt.rms, transcript="hi", source="x.wav",
+                  sample_rate=24000, duration=1.0, cropped=False, target_rms=0.01, vocab_sha256=None, extra={})
+    check(lambda: repr(VoicePrompt(**mutate(fields, data))))
     target = data.draw(ANY, label="path")
     folder = tmp_path_factory.mktemp("fuzz")
     check(lambda: prompt.save(folder / target if isinstance(target, str) and target else target))
