@@ -4,6 +4,7 @@
     tts = LuxTTS.from_pretrained()
     voice = tts.encode_prompt("reference.wav", text="What the reference says.")
     wav = tts.generate_speech("Hello there!", voice)   # (1, N) float tensor at 48 kHz
+    tts.generate("Hello there!", voice).save("hello.wav")   # SpeechResult: audio (N,), sample_rate, timings
 
 Heavy modules (torch, the model) load on first use of a name, so ``import luxtts`` stays cheap.
 """
@@ -34,13 +35,19 @@ from .errors import (
     LuxTTSError,
     ModelNotFoundError,
     NonFiniteAudioError,
+    OutputExistsError,
+    PromptError,
     PromptTooShortError,
     SilentAudioError,
     TextError,
+    TextTypeError,
     TranscriptionUnavailableError,
     UnspeakableTextError,
+    VoiceFileNotFoundError,
     VoiceNotFoundError,
+    VoiceWriteError,
 )
+from .inputs import Tokens
 from .options import SynthesisOptions
 
 __version__ = "0.1.0"
@@ -62,8 +69,10 @@ __all__ = [
     "ChunkInfo",
     "VoicePrompt",
     "SynthesisOptions",
+    "Tokens",
     "LuxTTSError",
     "InvalidOptionError",
+    "PromptError",
     "ConfigError",
     "CheckpointError",
     "ModelNotFoundError",
@@ -76,10 +85,14 @@ __all__ = [
     "NonFiniteAudioError",
     "AudioWriteError",
     "TextError",
+    "TextTypeError",
     "EmptyTextError",
     "UnspeakableTextError",
     "TranscriptionUnavailableError",
     "VoiceNotFoundError",
+    "VoiceFileNotFoundError",
+    "VoiceWriteError",
+    "OutputExistsError",
     "__version__",
 ]
 

@@ -80,6 +80,13 @@ class ModelConfig:
             values = value if isinstance(value, tuple) else (value,)
             if any((not isinstance(v, int)) or v < 0 for v in values):
                 raise ConfigError(f"model.{f.name} must be non-negative integer(s), got {value!r}")
+        # Convolutions keep the sequence length only with an odd kernel (padding kernel // 2 on each side).
+        for name in ("fm_decoder_cnn_module_kernel", "text_encoder_cnn_module_kernel"):
+            value = getattr(self, name)
+            if any(k % 2 == 0 for k in (value if isinstance(value, tuple) else (value,))):
+                raise ConfigError(f"model.{name} must be odd kernel size(s), got {value!r}")
+        if self.pos_dim % 2:
+            raise ConfigError(f"model.pos_dim must be even (sine/cosine pairs), got {self.pos_dim}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], vocab_size: Optional[int] = None, pad_id: Optional[int] = None) -> "ModelConfig":

@@ -7,7 +7,7 @@ from typing import Optional, Union
 
 import torch
 
-from .errors import InvalidOptionError
+from .errors import InvalidOptionError, brief
 
 logger = logging.getLogger("luxtts")
 
@@ -22,12 +22,12 @@ def resolve_device(device: Union[str, torch.device]) -> torch.device:
     elif isinstance(device, str):
         spec = device.strip().lower()
     else:
-        raise InvalidOptionError(f"device must be a string such as 'auto', 'cpu', 'cuda' or 'mps', got {device!r}")
+        raise InvalidOptionError(f"device must be a string such as 'auto', 'cpu', 'cuda' or 'mps', got {brief(device)}")
     kind, _, index = spec.partition(":")
     if spec == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps_available() else "cpu")
     if kind not in ("cpu", "cuda", "mps") or (index and not index.isdigit()) or (index and kind != "cuda"):
-        raise InvalidOptionError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}")
+        raise InvalidOptionError(f"device must be 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps', got {brief(device)}")
     if kind == "cuda" and not torch.cuda.is_available():
         fallback = "mps" if _mps_available() else "cpu"
         logger.warning("CUDA is not available; using %s instead", fallback)
@@ -47,7 +47,7 @@ def resolve_dtype(dtype: Union[None, str, torch.dtype]) -> torch.dtype:
         return dtype
     if isinstance(dtype, str) and dtype.lower().removeprefix("torch.") in DTYPES:
         return DTYPES[dtype.lower().removeprefix("torch.")]
-    raise InvalidOptionError(f"dtype must be one of float32, float16, bfloat16 (or None), got {dtype!r}")
+    raise InvalidOptionError(f"dtype must be one of float32, float16, bfloat16 (or None), got {brief(dtype)}")
 
 
 def _mps_available() -> bool:

@@ -1,18 +1,52 @@
 """Exception types: one per thing a user can get wrong.
 
 Every error derives from :class:`LuxTTSError`; those that are about a bad value also derive from
-``ValueError`` and those about a missing file from ``FileNotFoundError``, so generic handlers keep working.
+``ValueError``, a value of the wrong type from ``TypeError``, and file-system failures from ``OSError``
+(``FileNotFoundError``, ``FileExistsError``), so generic handlers keep working.
 """
 
 from __future__ import annotations
+
+# Messages name the argument and what is accepted; a value is shown by `brief`, never dumped. The clip is a
+# last guard for messages that embed text the user gave (a path, a transcript).
+MAX_MESSAGE = 400
 
 
 class LuxTTSError(Exception):
     """Base class of every error luxtts raises on purpose."""
 
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        if args and isinstance(args[0], str) and len(args[0]) > MAX_MESSAGE:
+            text = args[0]
+            half = MAX_MESSAGE // 2 - 3
+            self.args = (f"{text[:half]} ... {text[-half:]}", *args[1:])
+
+
+def brief(value: object, limit: int = 60) -> str:
+    """A short description of ``value`` for an error message: type and shape for arrays, a clipped repr else."""
+    shape = getattr(value, "shape", None)
+    if shape is not None and not isinstance(value, (str, bytes)):
+        dtype = getattr(value, "dtype", None)
+        return f"<{type(value).__name__} {dtype} shape {tuple(shape)}>"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{type(value).__name__} of {len(value)} bytes>"
+    if isinstance(value, (list, tuple, set, dict)) and len(value) > 8:
+        return f"<{type(value).__name__} of {len(value)} items>"
+    try:
+        text = repr(value)
+    except Exception:  # a user object whose repr fails must not hide the real error
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 5] + " ...>"
+
 
 class InvalidOptionError(LuxTTSError, ValueError):
     """An argument has a value outside what is accepted (steps, speed, device, format, ...)."""
+
+
+class PromptError(InvalidOptionError):
+    """The prompt argument is not a usable voice prompt: audio where an encoded prompt is expected, an unknown
+    kind of object, or a VoicePrompt whose content is invalid (non-finite features, bad rms, wrong size)."""
 
 
 class ConfigError(LuxTTSError, ValueError):
@@ -67,6 +101,10 @@ class EmptyTextError(TextError):
     """The text is empty or only whitespace."""
 
 
+class TextTypeError(TextError, TypeError):
+    """The text is not a ``str`` (bytes, a number, a list...); token ids go through ``luxtts.Tokens``."""
+
+
 class UnspeakableTextError(TextError):
     """The text has no character the tokenizer can turn into a token."""
 
@@ -80,3 +118,15 @@ class VoiceNotFoundError(LuxTTSError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class VoiceFileNotFoundError(VoiceNotFoundError, FileNotFoundError):
+    """A saved voice file path (``.safetensors``) does not exist."""
+
+
+class VoiceWriteError(LuxTTSError, OSError):
+    """A voice prompt cannot be saved to the given path (missing folder, a folder, no permission, disk full)."""
+
+
+class OutputExistsError(LuxTTSError, FileExistsError):
+    """The output file exists and overwriting it was not asked for (``overwrite=True``)."""

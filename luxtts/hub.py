@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple, Union
 
-from .errors import ModelNotFoundError
+from .errors import InvalidOptionError, LuxTTSError, ModelNotFoundError
 
 DEFAULT_MODEL = "YatharthS/LuxTTS"
 DEFAULT_VOCODER_24K = "charactr/vocos-mel-24khz"
@@ -67,9 +67,23 @@ def resolve_model(
     ``vocoder``: a folder or repo id holding a 24 kHz Vocos, for ZipVoice layouts without one.
     ``offline``: None reads ``HF_HUB_OFFLINE`` now. Raises ModelNotFoundError.
     """
-    name = os.fspath(name_or_path)
-    folder = _local_or_download(name, cache_dir, offline, patterns=None)
-    return _detect(name, folder, vocoder, cache_dir, offline)
+    name = _model_name("the model", name_or_path)
+    if vocoder is not None:
+        vocoder = _model_name("vocoder", vocoder)
+    try:
+        folder = _local_or_download(name, cache_dir, offline, patterns=None)
+        return _detect(name, folder, vocoder, cache_dir, offline)
+    except OSError as e:
+        if isinstance(e, LuxTTSError):
+            raise
+        # ENAMETOOLONG and the like from probing a path: nothing can be found there.
+        raise ModelNotFoundError(f"model {name[:80]!r}: cannot look there ({e.strerror or e})") from None
+
+
+def _model_name(what: str, value: object) -> str:
+    if not isinstance(value, (str, os.PathLike)) or isinstance(os.fspath(value), bytes):
+        raise InvalidOptionError(f"{what} must be a folder path or a Hugging Face repo id (str), got {type(value).__name__}")
+    return os.fspath(value)
 
 
 def is_offline(offline: Optional[bool] = None) -> bool:

@@ -6,11 +6,11 @@ No torch here: the command line validates its arguments with this module before 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
-from .errors import InvalidOptionError
+from .errors import InvalidOptionError, brief
+from .inputs import as_float, as_int
 
 MAX_STEPS = 1000
 MAX_SEED = 2**63 - 1
@@ -55,11 +55,31 @@ class SynthesisOptions:
     seed: Optional[int] = None
 
     def __post_init__(self) -> None:
-        _check_int("num_steps", self.num_steps, 1, MAX_STEPS)
-        _check_float("guidance_scale", self.guidance_scale, minimum=0.0, strict=False)
-        _check_float("t_shift", self.t_shift, minimum=0.0, strict=True)
-        _check_float("speed", self.speed, minimum=0.0, strict=True)
-        _check_int("seed", self.seed, 0, MAX_SEED)
+        # Integer-like values (numpy ints) are stored as Python ints, floats as floats, so that options compare
+        # and serialise the same whatever produced them.
+        checked = {
+            "num_steps": as_int("num_steps", self.num_steps, 1, MAX_STEPS, none_ok=True),
+            "guidance_scale": as_float("guidance_scale", self.guidance_scale, 0.0, strict=False, none_ok=True),
+            "t_shift": as_float("t_shift", self.t_shift, 0.0, strict=True, none_ok=True),
+            "speed": as_float("speed", self.speed, 0.0, strict=True, none_ok=True),
+            "seed": as_int("seed", self.seed, 0, MAX_SEED, none_ok=True),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def coerce(cls, options: object) -> "SynthesisOptions":
+        """``options`` as SynthesisOptions: None, a SynthesisOptions, or a mapping of its field names."""
+        if options is None:
+            return cls()
+        if isinstance(options, cls):
+            return options
+        if isinstance(options, Mapping):
+            return cls().replace(**{str(k): v for k, v in options.items()})
+        raise InvalidOptionError(
+            f"options must be a SynthesisOptions, a dict of its fields ({', '.join(_FIELDS)}) or None, "
+            f"got {type(options).__name__}"
+        )
 
     def resolved(self, defaults: ModelDefaults) -> "SynthesisOptions":
         """A copy with every None replaced by ``defaults`` (seed stays as given)."""
@@ -72,25 +92,10 @@ class SynthesisOptions:
 
     def replace(self, **changes) -> "SynthesisOptions":
         """A copy with ``changes`` applied; keys that are None leave the field as it is."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        unknown = sorted(set(changes) - set(_FIELDS))
         if unknown:
-            accepted = [f.name for f in dataclasses.fields(self)]
-            raise InvalidOptionError(f"unknown synthesis option(s) {unknown}; accepted: {accepted}")
+            raise InvalidOptionError(f"unknown synthesis option(s) {brief(unknown)}; accepted: {list(_FIELDS)}")
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
-def _check_int(name: str, value, low: int, high: int) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidOptionError(f"{name} must be an integer from {low} to {high}, got {value!r}")
-
-
-def _check_float(name: str, value, minimum: float, strict: bool) -> None:
-    if value is None:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > minimum if strict else value >= minimum)
-    if not ok:
-        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-        raise InvalidOptionError(f"{name} must be a finite number {bound}, got {value!r}")
+_FIELDS = tuple(f.name for f in dataclasses.fields(SynthesisOptions))

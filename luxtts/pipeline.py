@@ -7,12 +7,13 @@ and return types; ``generate`` and ``stream`` add long-text handling and per-sta
 from __future__ import annotations
 
 import dataclasses
+import io
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 
@@ -27,7 +28,17 @@ from .audio import (
     validate_prompt,
 )
 from .devices import apply_threads, resolve_device, resolve_dtype
-from .errors import EmptyTextError, InvalidOptionError, TextError, UnspeakableTextError
+from .errors import (
+    AudioWriteError,
+    EmptyTextError,
+    InvalidOptionError,
+    OutputExistsError,
+    PromptError,
+    TextError,
+    TextTypeError,
+    UnspeakableTextError,
+    brief,
+)
 from .hub import DEFAULT_MODEL, ModelFiles, resolve_model
 from .model.weight_source import release_free_memory
 from .options import (
@@ -37,13 +48,20 @@ from .options import (
     ModelDefaults,
     SynthesisOptions,
 )
+from .inputs import TextInput, Tokens, as_flag, as_float, as_int, as_rate, check_text
 from .prompt import VoicePrompt, as_prompt, vocab_fingerprint
 
 logger = logging.getLogger("luxtts")
 
 PROMPT_SAMPLE_RATE = 24000
+FRAME_SECONDS = 256 / 24000  # one model frame: the vocoder's hop at the features' 24 kHz
+# One pass over more than this would need gigabytes of activations; it only happens with a tiny speed or
+# chunking turned off on a long text, and is refused before any work with a message saying which.
+MAX_CHUNK_SECONDS = 600.0
+MAX_CROSSFADE_MS = 1000.0
 Progress = Callable[[int, int], None]
-TextInput = Union[str, Sequence[int]]
+# Prompts as generation takes them: see as_prompt (VoicePrompt, saved voice name or file, upstream dict).
+PromptInput = Union[VoicePrompt, str, os.PathLike, Dict[str, Any]]
 
 
 @dataclass
@@ -57,8 +75,9 @@ class ChunkInfo:
 
 @dataclass
 class SpeechResult:
-    """audio: (N,) float32 on the CPU at ``sample_rate``; timings: seconds per stage (text, acoustic,
-    vocoder, total); chunks: what each chunk contributed (joins overlap by ``crossfade_samples``)."""
+    """audio: (N,) float32 on the CPU at ``sample_rate`` (``generate_speech`` returns the same samples as (1, N),
+    upstream's shape); timings: seconds per stage (text, acoustic, vocoder, total); chunks: what each chunk
+    contributed (joins overlap by ``crossfade_samples``)."""
 
     audio: torch.Tensor
     sample_rate: int
@@ -75,12 +94,47 @@ class SpeechResult:
         """Real-time factor: seconds of compute per second of audio."""
         return self.timings.get("total", 0.0) / max(self.duration, 1e-9)
 
+    def __repr__(self) -> str:
+        return (f"SpeechResult({self.duration:.2f} s at {self.sample_rate} Hz, {len(self.chunks)} chunk(s), "
+                f"rtf={self.rtf:.3f})")
+
+    def save(self, path: Union[str, os.PathLike], *, overwrite: bool = False, format: Optional[str] = None,
+             subtype: Optional[str] = None) -> Path:
+        """Write the audio to ``path`` and return it; the format comes from the suffix (.wav, .flac, .ogg,
+        .opus, .mp3) unless ``format`` is given. The file is written to a temporary name and renamed, so a
+        failure leaves nothing; an existing file raises OutputExistsError unless ``overwrite=True``.
+        ``subtype``: "float", "pcm16" or "pcm24" for wav/flac (see :func:`luxtts.audio.write_audio`)."""
+        from .audio import write_audio
+        from .prompt import _as_path
+
+        from .audio.write import SUFFIXES
+
+        target = _as_path("path", path)
+        overwrite = as_flag("overwrite", overwrite)
+        implied = SUFFIXES.get(target.suffix.lower())
+        if format is not None and implied is not None and str(format).lower().lstrip(".") != implied:
+            raise AudioWriteError(f"{target}: format {brief(format)} contradicts the suffix {target.suffix!r} "
+                                  f"({implied}); change one of them")
+        if not overwrite and (target.exists() or target.is_symlink()):
+            raise OutputExistsError(f"{target} exists; pass overwrite=True to replace it")
+        write_audio(target, self.audio, self.sample_rate, format=format, subtype=subtype)
+        return target
+
 
 class LuxTTS:
     """Zero-shot voice cloning TTS (LuxTTS / ZipVoice-Distill / ZipVoice checkpoints).
 
     ``LuxTTS(model_path, device="cuda", threads=4)`` is upstream's form: an unavailable cuda falls back to mps,
-    then cpu, with a logged warning. ``LuxTTS.from_pretrained`` is the same with ``device="auto"``.
+    then cpu, with a logged warning. On the CPU, ``threads`` (default 4, as upstream) calls
+    ``torch.set_num_threads``, which changes the thread count of the whole process, every other torch user
+    included; pass ``threads=None`` to leave it alone. ``LuxTTS.from_pretrained`` picks the device with
+    ``device="auto"`` and leaves the process's threads alone unless ``threads`` is given.
+
+    Prompts (the ``prompt`` argument of generate / stream / generate_speech): a :class:`VoicePrompt` from
+    :meth:`encode_prompt`, the name of a saved voice (``luxtts voice add``), the path of a saved voice file
+    (``.safetensors``), or upstream's prompt dict. Audio is not a prompt: encode it first.
+    Text: a ``str``, or :class:`luxtts.Tokens` for token ids spoken as given (bytes are refused: decode them).
+    Every error for a bad argument, file or environment is a :class:`luxtts.LuxTTSError`.
     """
 
     def __init__(self, model_path: Union[str, os.PathLike] = DEFAULT_MODEL, device: Union[str, torch.device] = "cuda",
@@ -114,9 +168,11 @@ class LuxTTS:
                         quantize: Optional[str] = None) -> "LuxTTS":
         """Load a model folder or Hugging Face repo id; ``device="auto"`` picks cuda, then mps, then cpu.
 
+        threads: None (default) leaves torch's process-wide thread count as it is; an integer sets it with
+        ``torch.set_num_threads`` for the whole process (CPU only).
         ``quantize="int8"`` (CPU, float32 only) runs every large linear layer of the acoustic model as an int8
-        GEMM, quantizing each layer as it is read so that the float32 model never sits in memory: about 1.9x
-        faster and 350 MB smaller on a 2-core x86 CPU, at a mel-feature SNR of ~24 dB against float32 (README).
+        GEMM, quantizing each layer as it is read so that the float32 model never sits in memory; the README's
+        Speed section gives the measured speed, memory and fidelity.
         """
         return cls(name_or_path, device=device, threads=threads, dtype=dtype, vocoder=vocoder, quantize=quantize)
 
@@ -137,32 +193,48 @@ class LuxTTS:
 
     def encode_prompt(self, audio: Any, duration: Optional[float] = 5, rms: float = 0.01,
                       text: Optional[str] = None) -> VoicePrompt:
-        """Encode a reference recording once for any number of generations (see :func:`encode_voice`).
+        """Encode a reference recording once for any number of generations; returns a :class:`VoicePrompt`.
 
-        rms: upstream's code defaults to 0.001 while its README recommends 0.01; 0.01 is the default here.
+        audio: any of
+          - a path (str or os.PathLike) to wav, flac, ogg/vorbis, ogg/opus or mp3 (whatever libsndfile reads);
+          - the bytes of such a file, or a file object opened in binary mode (``open(p, "rb")``, BytesIO);
+          - a tuple ``(samples, sample_rate)``: samples a numpy array or torch tensor, float (in [-1, 1]),
+            int16 or int32, shaped (N,) or 2-D with channels on the short axis (stereo is averaged to mono);
+            sample_rate an integer (numpy integers and integral floats such as 44100.0 are accepted).
+            Gradio's ``(sample_rate, samples)`` order is detected and refused with a hint.
+        It is resampled to 24 kHz. At least 1 s of non-silent audio is needed.
+        duration: seconds kept from the start (None = all). rms: loudness a quieter recording is raised to
+        (upstream's code defaults to 0.001 while its README recommends 0.01; 0.01 is the default here).
+        text: what is said in the kept part (a str); None runs speech recognition (needs ``luxtts[asr]``).
         """
         return encode_voice(audio, self.tokenizer, duration=duration, rms=rms, text=text, asr_device=str(self.device))
 
     def _usable_prompt(self, prompt: Any) -> VoicePrompt:
         prompt = as_prompt(prompt)
+        cfg = self.model.config
         if prompt.vocab_sha256 in (None, self._vocab_sha):
-            return prompt
+            return prompt.check(cfg.feat_dim, cfg.vocab_size)
         if not prompt.transcript:
-            raise InvalidOptionError(
+            raise PromptError(
                 f"the voice prompt {prompt.source!r} was encoded for another model's token table and has no "
                 "transcript to re-tokenize; encode it again with this model"
             )
         logger.debug("re-tokenizing the prompt transcript for this model's token table")
-        return dataclasses.replace(prompt, tokens=transcript_tokens(self.tokenizer, prompt.transcript),
-                                   vocab_sha256=self._vocab_sha)
+        prompt = dataclasses.replace(prompt, tokens=transcript_tokens(self.tokenizer, prompt.transcript),
+                                     vocab_sha256=self._vocab_sha)
+        return prompt.check(cfg.feat_dim, cfg.vocab_size)
 
     # ------------------------------------------------------------------------------------------ upstream API
 
-    def generate_speech(self, text: TextInput, prompt: Any, num_steps: int = 4, guidance_scale: float = 3.0,
-                        t_shift: float = 0.5, speed: float = 1.0, return_smooth: bool = False,
-                        seed: Optional[int] = None, noise: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Speech for ``text`` in the prompt's voice: a float32 CPU tensor (1, N) at :attr:`sample_rate`.
+    def generate_speech(self, text: TextInput, prompt: PromptInput, num_steps: Optional[int] = None,
+                        guidance_scale: Optional[float] = None, t_shift: Optional[float] = None,
+                        speed: float = 1.0, return_smooth: bool = False, seed: Optional[int] = None,
+                        noise: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Speech for ``text`` in the prompt's voice: a float32 CPU tensor of shape (1, N) at :attr:`sample_rate`
+        (upstream's shape; :meth:`generate` gives the same samples as (N,) in a :class:`SpeechResult`).
 
+        num_steps, guidance_scale, t_shift: None = the model's defaults (LuxTTS 4 / 3.0 / 0.5, ZipVoice-Distill
+        8 / 3.0 / 0.5, ZipVoice 16 / 1.0 / 0.5), as :meth:`generate`.
         speed: 1.0 = normal; LuxTTS models multiply it by 1.3 before the model sees it, exactly as upstream.
         return_smooth: use only the vocoder's 24 kHz head (resampled to 48 kHz), which can sound smoother.
         seed: reproducible noise. noise: the initial state x0 (1, frames, 100) to reproduce a reference run;
@@ -170,13 +242,13 @@ class LuxTTS:
         """
         options = SynthesisOptions(num_steps=num_steps, guidance_scale=guidance_scale, t_shift=t_shift,
                                    speed=speed, seed=seed)
-        result = self.generate(text, prompt, options, smooth=return_smooth, noise=noise,
+        result = self.generate(text, prompt, options, smooth=as_flag("return_smooth", return_smooth), noise=noise,
                                sample_rate=self.sample_rate)
         return result.audio[None]
 
     # ------------------------------------------------------------------------------------------ generation
 
-    def generate(self, text: TextInput, prompt: Any, options: Optional[SynthesisOptions] = None, *,
+    def generate(self, text: TextInput, prompt: PromptInput, options: Optional[SynthesisOptions] = None, *,
                  num_steps: Optional[int] = None, guidance_scale: Optional[float] = None,
                  t_shift: Optional[float] = None, speed: Optional[float] = None, seed: Optional[int] = None,
                  noise: Optional[torch.Tensor] = None, smooth: bool = False, sample_rate: Optional[int] = None,
@@ -184,7 +256,9 @@ class LuxTTS:
                  batch_frames: Optional[int] = None,
                  crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
                  progress: Optional[Progress] = None) -> SpeechResult:
-        """Speak ``text`` (any length) in the voice of ``prompt``; see :meth:`stream` for the arguments."""
+        """Speak ``text`` (any length) in the voice of ``prompt``; returns a :class:`SpeechResult` whose
+        ``audio`` is (N,) float32 on the CPU at ``result.sample_rate`` (48000 for LuxTTS unless ``sample_rate``
+        says otherwise). See :meth:`stream` for the arguments; ``result.save(path)`` writes a file."""
         timings: Dict[str, float] = {}
         infos: List[ChunkInfo] = []
         pieces = list(self.stream(
@@ -195,9 +269,9 @@ class LuxTTS:
         ))
         rate = self._output_rate(sample_rate)
         audio = torch.cat(pieces) if pieces else torch.zeros(0)
-        return SpeechResult(audio, rate, timings, infos, int(round(crossfade_ms * rate / 1000.0)))
+        return SpeechResult(audio, rate, timings, infos, int(round(float(crossfade_ms) * rate / 1000.0)))
 
-    def stream(self, text: TextInput, prompt: Any, options: Optional[SynthesisOptions] = None, *,
+    def stream(self, text: TextInput, prompt: PromptInput, options: Optional[SynthesisOptions] = None, *,
                num_steps: Optional[int] = None, guidance_scale: Optional[float] = None,
                t_shift: Optional[float] = None, speed: Optional[float] = None, seed: Optional[int] = None,
                noise: Optional[torch.Tensor] = None, smooth: bool = False, sample_rate: Optional[int] = None,
@@ -206,40 +280,77 @@ class LuxTTS:
                crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
                progress: Optional[Progress] = None, timings: Optional[Dict[str, float]] = None,
                chunk_infos: Optional[List[ChunkInfo]] = None) -> Iterator[torch.Tensor]:
-        """Yield the audio (N_i,) float32 CPU tensors at the output rate as each batch of chunks is ready.
+        """Yield the audio as (N_i,) float32 CPU tensors at the output rate, one piece per chunk of the text.
 
-        text: a string, or token ids (spoken in one pass as given). options / keywords: SynthesisOptions
-        fields (keywords win; None = the model's default). noise: x0 (1, frames, 100) for one pass.
-        smooth: only the 24 kHz head of a 48 kHz vocoder. sample_rate: output rate (None = the vocoder's).
-        chunk_tokens: most target tokens per pass, cut at punctuation then word gaps (None = no chunking;
+        Every argument is checked when ``stream`` is called (errors are raised here, not at the first
+        ``next()``); the text is tokenized and cut into chunks then too. Piece i is chunk i's audio, its start
+        cross-faded with the end of chunk i-1; the last ``crossfade_ms`` of a chunk go out with the next piece,
+        and the last piece includes its own tail, so concatenating the pieces gives ``generate``'s audio.
+
+        text: a str, or :class:`luxtts.Tokens` (ids spoken in one pass as given); bytes are refused.
+        prompt: a VoicePrompt, a saved voice name, a saved voice file (.safetensors) or upstream's prompt dict.
+        options: SynthesisOptions (or a dict of its fields); the keywords num_steps, guidance_scale, t_shift,
+        speed, seed override it (None = the model's default). noise: x0 tensor (1, frames, 100) for one pass.
+        smooth: only the 24 kHz head of a 48 kHz vocoder. sample_rate: output rate in Hz (None = the vocoder's).
+        chunk_tokens: most target tokens per pass, cut at punctuation then word gaps (None or 0 = no chunking;
         prompt + text beyond ~200 tokens is known to cause spurious pauses). batch_frames: budget of
         batch size x frames per model call (None: 4000 on a GPU, one chunk per call on a CPU).
         crossfade_ms: overlap at each join. trim_joins: cut silence at the joins (never at the outer edges).
-        progress(done, total) is called after each batch.
+        progress(done, total): a callable, called after each batch with the chunks done and their total.
         """
-        if not (isinstance(crossfade_ms, (int, float)) and math.isfinite(crossfade_ms) and crossfade_ms >= 0):
-            raise InvalidOptionError(f"crossfade_ms must be a finite number >= 0, got {crossfade_ms!r}")
         start = time.perf_counter()
-        stats = timings if timings is not None else {}
-        for key in ("text", "acoustic", "vocoder"):
-            stats.setdefault(key, 0.0)
-        opts = (options or SynthesisOptions()).replace(
+        crossfade_ms = as_float("crossfade_ms", crossfade_ms, 0.0, strict=False)
+        if crossfade_ms > MAX_CROSSFADE_MS:
+            raise InvalidOptionError(f"crossfade_ms must be from 0 to {MAX_CROSSFADE_MS:g}, got {crossfade_ms!r}")
+        smooth = as_flag("smooth", smooth)
+        trim_joins = as_flag("trim_joins", trim_joins)
+        if progress is not None and not callable(progress):
+            raise InvalidOptionError(f"progress must be a callable progress(done, total) or None, got {brief(progress)}")
+        if timings is not None and not isinstance(timings, dict):
+            raise InvalidOptionError(f"timings must be a dict (filled with seconds per stage) or None, got {brief(timings)}")
+        if chunk_infos is not None and not isinstance(chunk_infos, list):
+            raise InvalidOptionError(f"chunk_infos must be a list (filled with ChunkInfo) or None, got {brief(chunk_infos)}")
+        opts = SynthesisOptions.coerce(options).replace(
             num_steps=num_steps, guidance_scale=guidance_scale, t_shift=t_shift, speed=speed, seed=seed,
         ).resolved(self.defaults)
         out_rate = self._output_rate(sample_rate)
+        if batch_frames is None:
+            batch_frames = longform.default_batch_frames(self.device.type)
+        batch_frames = as_int("batch_frames", batch_frames, 1)
+        chunk_tokens = as_int("chunk_tokens", chunk_tokens, 0, none_ok=True)
+        text = check_text(text)
         voice = self._usable_prompt(prompt)
         speed_eff = opts.speed * self.defaults.speed_factor
+        if noise is not None:
+            noise = self._check_noise(noise)
 
+        stats = timings if timings is not None else {}
+        for key in ("text", "acoustic", "vocoder"):
+            stats.setdefault(key, 0.0)
         t0 = time.perf_counter()
         token_chunks = self._token_chunks(text, None if noise is not None else chunk_tokens)
         chunks = longform.plan_chunks(token_chunks, voice.num_frames, len(voice.tokens), speed_eff)
         stats["text"] += time.perf_counter() - t0
+        longest = max(c.total_frames for c in chunks) * FRAME_SECONDS
+        if longest > MAX_CHUNK_SECONDS:
+            raise InvalidOptionError(
+                f"one pass would be {longest:.0f} s of audio (over {MAX_CHUNK_SECONDS:g} s): speed {opts.speed:g} is "
+                "too low or chunking is off (chunk_tokens) for this much text"
+            )
+        if noise is not None and noise.shape[1] != chunks[0].total_frames:
+            raise InvalidOptionError(f"noise must have shape (1, {chunks[0].total_frames}, {noise.shape[2]}) for this "
+                                     f"text, prompt and speed, got {tuple(noise.shape)}")
+        return self._run(chunks, voice, opts, speed_eff, noise, smooth, out_rate, batch_frames, crossfade_ms,
+                         trim_joins, progress, stats, chunk_infos, start)
 
+    def _run(self, chunks: List[longform.Chunk], voice: VoicePrompt, opts: SynthesisOptions, speed_eff: float,
+             noise: Optional[torch.Tensor], smooth: bool, out_rate: int, batch_frames: int, crossfade_ms: float,
+             trim_joins: bool, progress: Optional[Progress], stats: Dict[str, float],
+             chunk_infos: Optional[List[ChunkInfo]], start: float) -> Iterator[torch.Tensor]:
+        """The generation loop behind :meth:`stream`, its arguments already checked."""
         generator = None if opts.seed is None else torch.Generator().manual_seed(opts.seed)
         joiner = longform.Joiner(out_rate, crossfade_ms)
         done = 0
-        if batch_frames is None:
-            batch_frames = longform.default_batch_frames(self.device.type)
         for batch in longform.batches(chunks, batch_frames):
             t0 = time.perf_counter()
             feats, lens = self._acoustic(batch, voice, opts, speed_eff, noise, generator)
@@ -248,33 +359,44 @@ class LuxTTS:
             stats["acoustic"] += t1 - t0
             stats["vocoder"] += time.perf_counter() - t1
             del feats
+            pieces = []
             for chunk, wav, frames in zip(batch, wavs, lens.tolist(), strict=True):
                 first, last = chunk.index == 0, chunk.index == len(chunks) - 1
                 wav = longform.trim_joins(wav, out_rate, trim_joins and not first, trim_joins and not last)
                 if chunk_infos is not None:
                     chunk_infos.append(ChunkInfo(len(chunk.tokens), int(frames), wav.shape[-1]))
                 piece = joiner.push(wav)
-                if piece.numel():
-                    yield piece
+                if last:  # the final tail has nothing to fade into: it belongs to the last chunk's piece
+                    piece = torch.cat([piece, joiner.finish()])
+                pieces.append(piece)
             done += len(batch)
             if self.device.type == "cpu":
                 release_free_memory()  # freed activations go back to the OS between batches: RSS stays flat
             if progress is not None:
                 progress(done, len(chunks))
-        tail = joiner.finish()
-        stats["total"] = time.perf_counter() - start
-        if tail.numel():
-            yield tail
+            if done == len(chunks):
+                stats["total"] = time.perf_counter() - start
+            for piece in pieces:
+                if piece.numel():
+                    yield piece
+
+    def _check_noise(self, noise: object) -> torch.Tensor:
+        feat_dim = self.model.config.feat_dim
+        if not isinstance(noise, torch.Tensor) or noise.dim() != 3 or noise.shape[0] != 1 \
+                or noise.shape[2] != feat_dim or not noise.is_floating_point():
+            got = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
+            raise InvalidOptionError(f"noise must be None or a float tensor (1, frames, {feat_dim}), got {got}")
+        if not bool(torch.isfinite(noise).all()):
+            raise InvalidOptionError("noise contains NaN or infinity")
+        return noise
 
     def _output_rate(self, sample_rate: Optional[int]) -> int:
         if sample_rate is None:
             return self.sample_rate
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not 8000 <= sample_rate <= 192000:
-            raise InvalidOptionError(f"sample_rate must be an integer from 8000 to 192000 Hz, got {sample_rate!r}")
-        return sample_rate
+        return as_rate("sample_rate", sample_rate, 8000, 192000)
 
     def _token_chunks(self, text: TextInput, chunk_tokens: Optional[int]) -> List[List[int]]:
-        if not isinstance(text, str):
+        if isinstance(text, Tokens):
             return [self._check_ids(text)]
         if not text.strip():
             raise EmptyTextError(f"text is empty or only whitespace ({text[:20]!r}); give at least one word to speak")
@@ -287,19 +409,18 @@ class LuxTTS:
 
         pieces = split_tokens(self.tokenizer.text_to_tokens(text), chunk_tokens)
         ids = [c for c in (self.tokenizer.tokens_to_ids(p) for p in pieces) if c]
-        if not ids:
-            self.tokenizer.encode(text)  # raises the tokenizer's own UnspeakableTextError
-            raise UnspeakableTextError(f"text {text[:60]!r} gives no token this model knows")  # pragma: no cover
+        if not ids:  # not tokenizer.encode again: that would repeat its warning about dropped characters
+            raise UnspeakableTextError(
+                f"text {brief(text)} gives no token this model knows; it needs {self.tokenizer.speakable}"
+            )
         return ids
 
-    def _check_ids(self, tokens: Sequence[int]) -> List[int]:
-        try:
-            ids = [int(t) for t in tokens]
-        except (TypeError, ValueError):
-            raise InvalidOptionError("text must be a string or a sequence of integer token ids") from None
-        if not ids:
-            raise EmptyTextError("the token id list is empty; give at least one token to speak")
-        return ids
+    def _check_ids(self, tokens: Tokens) -> List[int]:
+        vocab = self.model.config.vocab_size
+        bad = [t for t in tokens.ids if not 0 <= t < vocab]
+        if bad:
+            raise InvalidOptionError(f"Tokens: ids {brief(bad)} are outside this model's token table (0..{vocab - 1})")
+        return list(tokens.ids)
 
     def _acoustic(self, batch, voice: VoicePrompt, opts: SynthesisOptions, speed: float,
                   noise: Optional[torch.Tensor], generator) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -333,14 +454,22 @@ def encode_voice(audio: Any, tokenizer, *, duration: Optional[float] = 5, rms: f
                  text: Optional[str] = None, asr_device: str = "cpu") -> VoicePrompt:
     """Encode a reference recording with a model's tokenizer (no acoustic model needed).
 
-    audio: a path, bytes, a binary file, or (samples, sample_rate). duration: seconds kept from the start
-    (None = all). rms: loudness the prompt is raised to if it is quieter. text: the words spoken in the kept
-    part; None runs speech recognition (needs ``luxtts[asr]``).
+    audio: a path, bytes, a binary file, or (samples, sample_rate) (see :meth:`LuxTTS.encode_prompt`).
+    duration: seconds kept from the start (None = all). rms: loudness the prompt is raised to if it is quieter.
+    text: the words spoken in the kept part; None runs speech recognition (needs ``luxtts[asr]``).
     """
-    if not (isinstance(rms, (int, float)) and not isinstance(rms, bool) and math.isfinite(rms) and rms > 0):
-        raise InvalidOptionError(f"rms must be a finite number > 0, got {rms!r}")
+    rms = as_float("rms", rms, 0.0, strict=True)
+    if text is not None and not isinstance(text, str):
+        hint = ": decode it first" if isinstance(text, (bytes, bytearray, memoryview)) else ""
+        raise TextTypeError(f"text (what the recording says) must be a str or None, got {type(text).__name__}{hint}")
+    if isinstance(audio, VoicePrompt):
+        raise InvalidOptionError("audio is already an encoded VoicePrompt: pass it to generate directly")
     if hasattr(audio, "read"):
+        if isinstance(audio, io.TextIOBase):
+            raise InvalidOptionError("audio: the file object is open in text mode; open audio with open(path, 'rb')")
         audio = audio.read()  # read once: speech recognition loads it a second time
+        if isinstance(audio, str):
+            raise InvalidOptionError("audio: the file object gave text, not bytes; open audio with open(path, 'rb')")
     loaded = validate_prompt(load_audio(audio, PROMPT_SAMPLE_RATE, duration))
     wav, original_rms = rms_normalize(loaded.samples, float(rms))
     features = prompt_features(wav) * FEATURE_SCALE

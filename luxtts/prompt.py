@@ -7,19 +7,33 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, List, Mapping, Optional, Sequence, Union
 
 import torch
 
-from .errors import CheckpointError, InvalidOptionError
+from .errors import (
+    CheckpointError,
+    InvalidOptionError,
+    PromptError,
+    VoiceFileNotFoundError,
+    VoiceWriteError,
+    brief,
+)
 
 FORMAT_NAME = "luxtts.voice"
 FORMAT_VERSION = 1
 _META_KEY = "luxtts_voice"
 
 PathLike = Union[str, os.PathLike]
+
+# Recognised so that a recording given where an encoded prompt belongs gets a message saying so.
+_AUDIO_SUFFIXES = frozenset(".wav .wave .flac .ogg .oga .opus .mp3 .m4a .aac .aif .aiff .au .wma .webm".split())
+_AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b".snd", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
+_AUDIO_HINT = "call tts.encode_prompt(audio, text=...) first (or pass a saved voice name or .safetensors file)"
+# An rms above this cannot come from audio in [-1, 1] (a full-scale square wave has rms 1).
+_MAX_RMS = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,8 +42,12 @@ class VoicePrompt:
 
     features: (T, 100) float32 log-mel x 0.1 (what the acoustic model consumes), on the CPU.
     tokens: the transcript's token ids. rms: the recording's original rms (before normalisation), which the
-    output's loudness is matched to. target_rms: the level the recording was normalised to.
+    output's loudness is matched to, in (0, 1]. target_rms: the level the recording was normalised to.
     vocab_sha256: fingerprint of the token table that produced ``tokens`` (None if unknown).
+    source, duration, cropped, extra: where it came from; ``source`` is provenance only, so two prompts with the
+    same content compare equal whether they were read from a path, bytes or an array.
+    Content is checked when a model uses the prompt (:meth:`check`), so a bad prompt fails with a PromptError
+    rather than giving NaN or clipped audio.
     """
 
     features: torch.Tensor
@@ -46,13 +64,62 @@ class VoicePrompt:
 
     def __post_init__(self) -> None:
         f = self.features
-        if not isinstance(f, torch.Tensor) or f.dim() != 2 or f.shape[0] < 1:
+        if not isinstance(f, torch.Tensor) or f.dim() != 2 or f.shape[0] < 1 or f.is_complex():
             shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
-            raise InvalidOptionError(f"VoicePrompt.features must be a tensor (T, n_mels) with T >= 1, got {shape}")
-        if not self.tokens:
-            raise InvalidOptionError("VoicePrompt.tokens is empty: the prompt transcript must give at least one token")
+            raise PromptError(f"VoicePrompt.features must be a real tensor (T, n_mels) with T >= 1, got {shape}")
+        from .inputs import as_flag, as_float, as_int, is_integer
+
+        tokens = self.tokens
+        if hasattr(tokens, "tolist") and getattr(tokens, "ndim", 0) == 1:  # a numpy array or tensor of ids
+            tokens = tokens.tolist()
+        if isinstance(tokens, (str, bytes, bytearray)) or not isinstance(tokens, Sequence) or not tokens:
+            raise PromptError("VoicePrompt.tokens must be a non-empty list of token ids (the transcript's), "
+                              f"got {brief(tokens)}")
+        if not all(is_integer(t) for t in tokens):
+            raise PromptError(f"VoicePrompt.tokens must be integers, got {brief(list(tokens))}")
+        try:
+            numbers = {
+                "rms": as_float("VoicePrompt.rms", self.rms, 0.0, strict=True),
+                "target_rms": as_float("VoicePrompt.target_rms", self.target_rms, 0.0, strict=True),
+                "duration": as_float("VoicePrompt.duration", self.duration, 0.0, strict=False),
+                "sample_rate": as_int("VoicePrompt.sample_rate", self.sample_rate, 1),
+                "cropped": as_flag("VoicePrompt.cropped", self.cropped),
+            }
+        except InvalidOptionError as e:
+            raise PromptError(str(e)) from None
+        for name in ("transcript", "source", "vocab_sha256"):
+            value = getattr(self, name)
+            if not isinstance(value, str) and not (value is None and name != "source"):
+                raise PromptError(f"VoicePrompt.{name} must be a str{'' if name == 'source' else ' or None'}, "
+                                  f"got {type(value).__name__}")
+        try:
+            json.dumps(dict(self.extra))
+        except (TypeError, ValueError):
+            raise PromptError("VoicePrompt.extra must be a mapping of JSON values (it is saved as JSON)") from None
         object.__setattr__(self, "features", f.detach().to("cpu", torch.float32).contiguous())
-        object.__setattr__(self, "tokens", [int(t) for t in self.tokens])
+        object.__setattr__(self, "tokens", [int(t) for t in tokens])
+        for name, value in numbers.items():
+            object.__setattr__(self, name, value)
+
+    def check(self, feat_dim: int, vocab_size: int) -> "VoicePrompt":
+        """Raise PromptError unless this prompt can drive a model with ``feat_dim`` mels and ``vocab_size`` tokens."""
+        where = f"voice prompt {self.source!r}" if self.source else "voice prompt"
+        if self.features.shape[1] != feat_dim:
+            raise PromptError(f"{where} has {self.features.shape[1]} features per frame; this model takes {feat_dim} "
+                              "(it was encoded for another model: encode it again)")
+        if not bool(torch.isfinite(self.features).all()):
+            raise PromptError(f"{where}: features contain NaN or infinity; encode the recording again")
+        if not 0.0 < self.rms <= _MAX_RMS:
+            raise PromptError(f"{where}: rms must be in (0, {_MAX_RMS:g}] (the recording's loudness), got {self.rms!r}")
+        bad = [t for t in self.tokens if not 0 <= t < vocab_size]
+        if bad:
+            raise PromptError(f"{where}: token ids {brief(bad)} are outside this model's table (0..{vocab_size - 1})")
+        return self
+
+    def __repr__(self) -> str:
+        text = self.transcript if self.transcript is None or len(self.transcript) <= 40 else self.transcript[:37] + "..."
+        return (f"VoicePrompt(frames={self.num_frames}, seconds={self.duration:.2f}, tokens={len(self.tokens)}, "
+                f"rms={self.rms:.4g}, transcript={text!r}, source={brief(self.source, 80)})")
 
     @property
     def num_frames(self) -> int:
@@ -61,7 +128,12 @@ class VoicePrompt:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, VoicePrompt):
             return NotImplemented
-        return torch.equal(self.features, other.features) and self._meta() == other._meta()
+        mine, theirs = self._meta(), other._meta()
+        mine.pop("source")
+        theirs.pop("source")
+        return torch.equal(self.features, other.features) and mine == theirs
+
+    __hash__ = None  # type: ignore[assignment]  # mutable tensor inside: not hashable
 
     def _meta(self) -> dict:
         return {
@@ -80,12 +152,24 @@ class VoicePrompt:
         }
 
     def save(self, path: PathLike) -> Path:
-        """Write the prompt to ``path`` (a .safetensors file, written atomically). Returns the path."""
+        """Write the prompt to ``path`` (a .safetensors file, written atomically; an existing file is replaced).
+
+        Returns the path. Raises VoiceWriteError (an OSError) when the folder is missing, ``path`` is a folder,
+        or the file cannot be written.
+        """
         from .weights import save_safetensors
 
-        path = Path(os.fspath(path)).expanduser()
+        path = _as_path("path", path)
+        if path.is_dir():
+            raise VoiceWriteError(f"{path} is a folder; give a file name such as {path / 'voice.safetensors'}")
+        if not path.parent.is_dir():
+            raise VoiceWriteError(f"cannot save the voice to {path}: the folder {path.parent} does not exist")
         meta = json.dumps(self._meta(), ensure_ascii=False)
-        save_safetensors({"features": self.features}, path, metadata={_META_KEY: meta})
+        try:
+            save_safetensors({"features": self.features}, path, metadata={_META_KEY: meta})
+        except Exception as e:  # safetensors raises its own SafetensorError for I/O failures
+            detail = str(e).strip()[:160] or type(e).__name__
+            raise VoiceWriteError(f"cannot save the voice to {path}: {detail}") from None
         return path
 
     @classmethod
@@ -93,21 +177,27 @@ class VoicePrompt:
         """Read a prompt written by :meth:`save`; raises CheckpointError for anything else."""
         from safetensors import SafetensorError, safe_open
 
-        path = Path(os.fspath(path)).expanduser()
+        path = _as_path("path", path)
+        if path.is_dir():
+            raise CheckpointError(f"{path} is a folder, not a voice file (.safetensors)")
         if not path.is_file():
-            raise CheckpointError(f"voice file not found: {path}")
+            raise VoiceFileNotFoundError(f"voice file not found: {path}")
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta_text = (f.metadata() or {}).get(_META_KEY)
                 features = f.get_tensor("features") if "features" in f.keys() else None
         except (SafetensorError, OSError, ValueError) as e:
-            raise CheckpointError(f"{path} is not a readable voice file: {e}") from None
+            if _looks_like_audio(path):
+                raise PromptError(f"{path} is audio, not a saved voice: {_AUDIO_HINT}") from None
+            raise CheckpointError(f"{path} is not a readable voice file: {str(e)[:120]}") from None
         if meta_text is None or features is None:
             raise CheckpointError(f"{path} is a safetensors file but not a luxtts voice (no voice metadata)")
         try:
             meta = json.loads(meta_text)
         except json.JSONDecodeError as e:
             raise CheckpointError(f"{path}: voice metadata is not valid JSON: {e}") from None
+        if not isinstance(meta, dict):
+            raise CheckpointError(f"{path}: voice metadata must be a JSON object")
         if meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
             raise CheckpointError(
                 f"{path}: unsupported voice format {meta.get('format')!r} version {meta.get('version')!r} "
@@ -115,7 +205,13 @@ class VoicePrompt:
             )
         meta.pop("format")
         meta.pop("version")
-        return cls(features=features, **meta)
+        known = {f.name for f in fields(cls)} - {"features"}
+        if set(meta) - known:
+            raise CheckpointError(f"{path}: unknown voice metadata keys {brief(sorted(set(meta) - known))}")
+        try:
+            return cls(features=features, **meta)
+        except PromptError as e:
+            raise CheckpointError(f"{path}: {e}") from None
 
     @classmethod
     def from_upstream(cls, encoded: Mapping[str, Any]) -> "VoicePrompt":
@@ -126,13 +222,24 @@ class VoicePrompt:
             tokens = encoded["prompt_tokens"]
             rms = encoded["prompt_rms"]
         except KeyError as e:
-            raise InvalidOptionError(f"an upstream prompt dict needs the key {e.args[0]!r}") from None
+            raise PromptError(f"an upstream prompt dict needs the keys prompt_features, prompt_tokens and "
+                              f"prompt_rms; {brief(e.args[0])} is missing") from None
         if isinstance(features, torch.Tensor) and features.dim() == 3:
-            length = int(torch.as_tensor(encoded.get("prompt_features_lens", [features.shape[1]]))[0])
+            if features.shape[0] != 1:
+                raise PromptError(f"upstream prompt_features must be (1, T, n_mels), got {tuple(features.shape)}")
+            lens = encoded.get("prompt_features_lens", [features.shape[1]])
+            try:
+                length = int(torch.as_tensor(lens).reshape(-1)[0])
+            except (TypeError, ValueError, RuntimeError, IndexError):
+                raise PromptError(f"upstream prompt_features_lens must hold one length, got {brief(lens)}") from None
+            if not 1 <= length <= features.shape[1]:
+                raise PromptError(f"upstream prompt_features_lens {length} is outside 1..{features.shape[1]}")
             features = features[0, :length]
-        if tokens and isinstance(tokens[0], Sequence):
+        if isinstance(tokens, Sequence) and tokens and isinstance(tokens[0], Sequence):
             tokens = tokens[0]
-        return cls(features=features, tokens=list(tokens), rms=float(rms), source="<upstream prompt>")
+        if isinstance(rms, torch.Tensor):
+            rms = rms.reshape(-1)[0].item() if rms.numel() == 1 else rms
+        return cls(features=features, tokens=tokens, rms=rms, source="<upstream prompt>")
 
     def to_upstream(self, device: Union[str, torch.device] = "cpu") -> dict:
         """The dict upstream LuxTTS's ``generate_speech`` takes."""
@@ -145,18 +252,70 @@ class VoicePrompt:
         }
 
 
-def as_prompt(prompt: Union[VoicePrompt, Mapping[str, Any], PathLike]) -> VoicePrompt:
-    """Accept a VoicePrompt, an upstream prompt dict, or the path of a saved voice file."""
+def as_prompt(prompt: Any) -> VoicePrompt:
+    """What generation accepts as a prompt: a VoicePrompt, upstream's prompt dict, the path of a saved voice file
+    (``.safetensors``), or the name of a voice saved with ``luxtts voice add`` / ``luxtts.voices.save_voice``.
+
+    Audio (a recording's path, bytes, a file object, an array) is refused with a PromptError saying to call
+    ``encode_prompt`` first.
+    """
     if isinstance(prompt, VoicePrompt):
         return prompt
     if isinstance(prompt, Mapping):
         return VoicePrompt.from_upstream(prompt)
     if isinstance(prompt, (str, os.PathLike)):
-        return VoicePrompt.load(prompt)
-    raise InvalidOptionError(
-        f"prompt must be a VoicePrompt (from encode_prompt), an upstream prompt dict or a saved voice file, "
-        f"got {type(prompt).__name__}"
+        return _named_prompt(prompt)
+    if isinstance(prompt, (bytes, bytearray, memoryview, tuple)) or hasattr(prompt, "read") \
+            or hasattr(prompt, "shape"):
+        raise PromptError(f"prompt: this is audio ({brief(prompt)}): {_AUDIO_HINT}")
+    raise PromptError(
+        "prompt must be a VoicePrompt (from encode_prompt), a saved voice name or .safetensors file, or an "
+        f"upstream prompt dict, got {type(prompt).__name__}"
     )
+
+
+def _named_prompt(value: PathLike) -> VoicePrompt:
+    from .voices import find_voice
+
+    path = _as_path("prompt", value)
+    if path.is_file() and path.suffix != ".safetensors":
+        if _looks_like_audio(path):
+            raise PromptError(f"prompt {str(path)!r} is audio: {_AUDIO_HINT}")
+        raise PromptError(f"prompt {str(path)!r} is not a saved voice file (.safetensors) nor audio")
+    if path.suffix == ".safetensors" or os.sep in str(value) or path.is_dir():
+        return VoicePrompt.load(path)
+    found = find_voice(os.fspath(value))
+    if isinstance(found, VoicePrompt):
+        return found
+    raise PromptError(f"prompt {os.fspath(value)!r} is audio: {_AUDIO_HINT}")  # pragma: no cover - handled above
+
+
+def _as_path(name: str, value: object) -> Path:
+    try:
+        text = os.fspath(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise InvalidOptionError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}") from None
+    if isinstance(text, bytes):
+        raise InvalidOptionError(f"{name} must be a str path, got bytes")
+    if not text or "\x00" in text:
+        raise InvalidOptionError(f"{name} must be a non-empty path without NUL characters, got {brief(text)}")
+    path = Path(text).expanduser()
+    try:
+        path.exists()
+    except OSError as e:  # too long a name, and the like: nothing can be found there
+        raise InvalidOptionError(f"{name} {brief(text)} is not a usable path ({e.strerror})") from None
+    return path
+
+
+def _looks_like_audio(path: Path) -> bool:
+    if path.suffix.lower() in _AUDIO_SUFFIXES:
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return False
+    return head.startswith(_AUDIO_MAGIC) or head[4:8] == b"ftyp"
 
 
 def vocab_fingerprint(token_to_id: Mapping[str, int]) -> str:

@@ -33,3 +33,16 @@ def prompt_wav(case: dict | None = None) -> Path:
     case = case or pipeline_cases()[0]
     return GOLDEN_DIR / PIPELINE / case["prompt_wav"]
 
+
+
+def build_zipvoice_folder(dest: Path, model: str = "model_base") -> Path:
+    """model.pt, model.json, tokens.txt + vocoder/{config.yaml,pytorch_model.bin} (24 kHz Vocos) -> dest (ZipVoice
+    layout). ``model``: "model_base" (ZipVoice) or "model_distill" (ZipVoice-Distill)."""
+    src = GOLDEN_DIR / model
+    (dest / "vocoder").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src / "model.pt", dest / "model.pt")
+    shutil.copyfile(src / "config.json", dest / "model.json")
+    shutil.copyfile(src / "tokens.txt", dest / "tokens.txt")
+    for name in ("config.yaml", "pytorch_model.bin"):
+        shutil.copyfile(GOLDEN_DIR / "vocoder_24k" / name, dest / "vocoder" / name)
+    return dest

@@ -7,7 +7,7 @@ import torch
 
 from conftest import GOLDEN_DIR, golden_cases, load_golden
 from golden_model import PIPELINE, build_luxtts_folder
-from luxtts import LuxTTS, VoicePrompt
+from luxtts import LuxTTS, Tokens, VoicePrompt
 
 TOL_WAV = 1e-4  # GOLDEN_DIR/README.md: pipeline wav_48k
 TOL_FEATURES = 1e-4
@@ -69,7 +69,7 @@ def test_waveform_from_the_given_tokens(case, tmp_path_factory):
     tts = tts_for(case, tmp_path_factory)
     prompt = encoded(tts, case)
     prompt = VoicePrompt(features=prompt.features, tokens=case["prompt_tokens"], rms=prompt.rms)
-    wav = run_case(tts, case, prompt, case["tokens"])
+    wav = run_case(tts, case, prompt, Tokens(case["tokens"]))
     want = load_golden(PIPELINE, case["file"])["wav_48k"]
     assert wav.dtype == torch.float32 and wav.device.type == "cpu"
     assert max_err(wav, want) <= TOL_WAV

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from luxtts.errors import CheckpointError, InvalidOptionError
+from luxtts.errors import CheckpointError, InvalidOptionError, VoiceFileNotFoundError
 from luxtts.prompt import VoicePrompt, as_prompt
 
 
@@ -78,7 +78,7 @@ def test_load_rejects_garbage_and_missing(tmp_path):
     bad.write_bytes(b"not a safetensors file at all")
     with pytest.raises(CheckpointError, match="not a readable voice file"):
         VoicePrompt.load(bad)
-    with pytest.raises(CheckpointError, match="not found"):
+    with pytest.raises(VoiceFileNotFoundError, match="not found"):
         VoicePrompt.load(tmp_path / "nope.safetensors")
 
 

@@ -81,10 +81,20 @@ def test_foreign_drop_mode_removes_other_scripts_with_one_warning():
     assert tokens == EMILIA_DROP.text_to_tokens("Emoji and mixed in.")
 
 
-def test_default_mode_reads_emoji_as_the_reference_does():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert EMILIA.text_to_tokens("a 😀") == EMILIA.text_to_tokens("a grinning face")
+def test_emoji_are_dropped_with_one_warning_inside_words_and_alone():
+    """One rule for emoji (issue 15): never read out, one warning naming them, whether they stand alone or not."""
+    for text, rest in (("a 😀 b", "a b"), ("wait😀👍🏽now", "wait now"), ("😀", None)):
+        with pytest.warns(UserWarning) as record:
+            tokens = EMILIA.text_to_tokens(text)
+        assert len(record) == 1 and "'😀'" in str(record[0].message) and "🏽" not in str(record[0].message)
+        if rest is not None:
+            assert tokens == EMILIA.text_to_tokens(rest)
+
+
+def test_dropped_warning_names_what_the_user_typed():
+    with pytest.warns(UserWarning) as record:
+        EMILIA.text_to_tokens("...")
+    assert len(record) == 1 and "'...'" in str(record[0].message) and "…" not in str(record[0].message)
 
 
 def test_whitespace_and_composed_forms_are_equivalent():

@@ -8,7 +8,6 @@ with zeros or cut to ceil(n * (rate / native_rate)) samples computed in float64.
 from __future__ import annotations
 
 import io
-import math
 import os
 import re
 from dataclasses import dataclass
@@ -94,15 +93,9 @@ def validate_prompt(audio: LoadedAudio, min_seconds: float = MIN_PROMPT_SECONDS)
 
 
 def _check_duration(duration: Optional[float]) -> Optional[float]:
-    if duration is None:
-        return None
-    try:
-        value = float(duration)
-    except (TypeError, ValueError):
-        raise InvalidOptionError(f"duration must be a number of seconds or None, got {duration!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidOptionError(f"duration must be a positive number of seconds or None, got {duration!r}")
-    return value
+    from ..inputs import as_float
+
+    return as_float("duration", duration, 0.0, strict=True, none_ok=True)
 
 
 def _finish(name: str, channels_first: np.ndarray, native: int, total: int, sample_rate: int) -> LoadedAudio:
@@ -133,11 +126,19 @@ def _from_array(source: tuple, duration: Optional[float]) -> Tuple[str, np.ndarr
     if len(source) != 2:
         raise InvalidOptionError(f"an in-memory prompt must be a tuple (samples, sample_rate), got {len(source)} items")
     data, rate = source
+    if np.ndim(rate) > 0 and np.ndim(data) == 0:
+        raise InvalidOptionError(
+            "an in-memory prompt must be (samples, sample_rate); this looks like (sample_rate, samples), the "
+            "order Gradio and scipy.io.wavfile.read give: pass (samples, rate) instead"
+        )
     native = check_rate("the sample rate of the (samples, sample_rate) prompt", rate)
     name = f"<array {type(data).__name__}>"
     if isinstance(data, torch.Tensor):
-        data = data.detach().cpu().numpy()
-    arr = np.asarray(data)
+        data = data.detach().cpu().float().numpy() if data.is_floating_point() else data.detach().cpu().numpy()
+    try:
+        arr = np.asarray(data)
+    except (ValueError, TypeError) as exc:
+        raise InvalidOptionError(f"{name}: samples must be an array of numbers ({_describe(exc)})") from None
     arr = _to_float32(arr, name)
     if arr.ndim == 1:
         arr = arr[None, :]
@@ -186,7 +187,14 @@ def _open_source(source: object) -> Tuple[str, object]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return f"<{len(source)} bytes>", io.BytesIO(bytes(source))
     if isinstance(source, (str, os.PathLike)):
-        path = Path(os.fspath(source)).expanduser()
+        text = os.fspath(source)
+        if isinstance(text, bytes) or not text or "\x00" in text:
+            raise InvalidOptionError(f"audio path must be a non-empty str without NUL characters, got {text[:60]!r}")
+        path = Path(text).expanduser()
+        try:
+            path.exists()
+        except OSError as exc:
+            raise AudioFileNotFoundError(f"{text[:120]!r}: not a usable path ({exc.strerror})") from None
         if not path.exists():
             raise AudioFileNotFoundError(f"{path}: audio file not found")
         if path.is_dir():
@@ -195,7 +203,9 @@ def _open_source(source: object) -> Tuple[str, object]:
             raise AudioDecodeError(f"{path}: cannot read the file (permission denied)")
         return str(path), str(path)
     if hasattr(source, "read"):
-        name = str(getattr(source, "name", "<file object>"))
+        name = str(getattr(source, "name", "<file object>"))[:160]
+        if isinstance(source, io.TextIOBase):
+            raise InvalidOptionError(f"{name}: the file object is open in text mode; open audio with open(path, 'rb')")
         seekable = getattr(source, "seekable", None)
         if seekable is not None and seekable():
             return name, source
@@ -205,7 +215,7 @@ def _open_source(source: object) -> Tuple[str, object]:
             raise AudioDecodeError(f"{name}: cannot read the stream ({_describe(exc)})") from None
     raise InvalidOptionError(
         f"cannot load audio from a {type(source).__name__}; accepted: a path, bytes, a binary file object, "
-        "or a tuple (samples, sample_rate)"
+        "a tuple (samples, sample_rate), or a samples array/tensor with its rate as such a tuple"
     )
 
 
@@ -226,4 +236,5 @@ def _describe(exc: BaseException) -> str:
     text = str(exc).strip()
     # libsndfile messages start with "Error opening <name>: "; the name is already in ours.
     text = re.sub(r"^Error opening .*?: ", "", text)
+    text = text if len(text) <= 160 else text[:155] + " ..."
     return text or type(exc).__name__

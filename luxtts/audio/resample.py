@@ -17,10 +17,10 @@ ArrayLike = Union[torch.Tensor, np.ndarray]
 
 
 def check_rate(name: str, rate: object) -> int:
-    """Return ``rate`` as an int, or raise InvalidOptionError naming ``name``."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or int(rate) <= 0:
-        raise InvalidOptionError(f"{name} must be a positive integer number of Hz, got {rate!r}")
-    return int(rate)
+    """Return ``rate`` as an int (integers, or floats with an integral value), or raise InvalidOptionError."""
+    from ..inputs import as_rate
+
+    return as_rate(name, rate)
 
 
 def resampled_length(num_samples: int, sr_in: int, sr_out: int) -> int:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..config import AcousticModelFile
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, LuxTTSError
 from ..weights import load_strict, read_state_dict, save_safetensors
 from .weight_source import WeightSource, release_free_memory
 from .zipvoice import ZipVoiceModel
@@ -80,8 +80,13 @@ def load_acoustic_model(
     source = WeightSource(checkpoint)
     keys = dict.fromkeys(source.keys())
     _check_is_zipvoice(keys, str(checkpoint))
-    with _uninitialized():
-        model = ZipVoiceModel(cfg, distill=is_distilled(keys))
+    try:
+        with _uninitialized():
+            model = ZipVoiceModel(cfg, distill=is_distilled(keys))
+    except (ValueError, TypeError, ZeroDivisionError) as e:
+        if isinstance(e, LuxTTSError):
+            raise
+        raise ConfigError(f"{config_json}: no model can be built from this config ({str(e)[:160]})") from None
     # Names and shapes are checked against the file before any tensor is read (with 1-element stand-ins).
     stand_in = torch.empty(())
     shapes = {k: stand_in.expand(source.shape(k)) for k in keys}

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from ..errors import InvalidOptionError
-
 
 def default_threads() -> int:
     """Cores this process may run on (not the machine's count when a cgroup or affinity mask limits us)."""
@@ -32,8 +30,9 @@ def configure_threads(threads: Optional[int]) -> int:
 
     if threads is None:
         threads = default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InvalidOptionError(f"threads must be a positive integer or None, got {threads!r}")
+    from ..inputs import as_int
+
+    threads = as_int("threads", threads, 1)
     torch.set_num_threads(threads)
     try:
         torch.set_num_interop_threads(1)

@@ -12,8 +12,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Literal
 
-from luxtts.errors import ConfigError, EmptyTextError, InvalidOptionError, UnspeakableTextError
-from luxtts.text.clean import clean_text, map_punctuation, warn_dropped
+from luxtts.errors import ConfigError, EmptyTextError, InvalidOptionError, TextTypeError, UnspeakableTextError
+from luxtts.text.clean import as_typed, clean_text, map_punctuation, warn_dropped
 from luxtts.text.normalize_en import normalize_english
 from luxtts.text.normalize_zh import normalize_chinese
 from luxtts.text.phonemize import check_espeak_voice, espeak_phonemes, pinyin_phonemes, split_pinyin
@@ -72,13 +72,13 @@ class EmiliaTokenizer(_Tokenizer):
 
     def text_to_tokens(self, text: str) -> list[str]:
         """Token strings of `text`, out-of-vocabulary ones included; [] for blank text."""
-        _check_type(text)
+        original = _check_type(text)
         text, removed = clean_text(text)
         dropped = dict.fromkeys(removed)
         tokens: list[str] = []
         for segment in segment_text(map_punctuation(text)):
             tokens.extend(self._segment_tokens(segment, dropped))
-        warn_dropped(list(dropped))
+        warn_dropped(as_typed(list(dropped), original))
         return tokens
 
     def _segment_tokens(self, segment: Segment, dropped: _Dropped) -> list[str]:
@@ -141,7 +141,8 @@ def _vocab_from(vocab: VocabSource) -> dict[str, int]:
 
 def _check_type(text: object) -> str:
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        hint = ": decode it first" if isinstance(text, (bytes, bytearray)) else ""
+        raise TextTypeError(f"text must be a str, got {type(text).__name__}{hint}")
     return text
 
 
