@@ -80,3 +80,15 @@ class VoiceNotFoundError(LuxTTSError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class OutputExistsError(LuxTTSError, FileExistsError):
+    """The output file already exists and overwriting it was not asked for (``--force``)."""
+
+
+class OutputIsInputError(LuxTTSError, ValueError):
+    """The output path is one of the command's own inputs (a recording, a text file, model files)."""
+
+
+class ResumeError(LuxTTSError, ValueError):
+    """An interrupted job cannot be resumed as asked (no job, other settings, damaged partial file)."""

@@ -205,7 +205,8 @@ class LuxTTS:
                batch_frames: Optional[int] = None,
                crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
                progress: Optional[Progress] = None, timings: Optional[Dict[str, float]] = None,
-               chunk_infos: Optional[List[ChunkInfo]] = None) -> Iterator[torch.Tensor]:
+               chunk_infos: Optional[List[ChunkInfo]] = None, start_chunk: int = 0,
+               joiner: Optional[longform.Joiner] = None) -> Iterator[torch.Tensor]:
         """Yield the audio (N_i,) float32 CPU tensors at the output rate as each batch of chunks is ready.
 
         text: a string, or token ids (spoken in one pass as given). options / keywords: SynthesisOptions
@@ -215,7 +216,11 @@ class LuxTTS:
         prompt + text beyond ~200 tokens is known to cause spurious pauses). batch_frames: budget of
         batch size x frames per model call (None: 4000 on a GPU, one chunk per call on a CPU).
         crossfade_ms: overlap at each join. trim_joins: cut silence at the joins (never at the outer edges).
-        progress(done, total) is called after each batch.
+        progress(done, total) is called after each batch, once its audio has been yielded.
+        start_chunk / joiner (resuming an interrupted job, as ``luxtts speak --resume`` does): skip the first
+        ``start_chunk`` chunks, still drawing their seeded noise so that later chunks get the same noise, and
+        join onto ``joiner`` (a :class:`longform.Joiner` restored with the audio it held back). Pass your own
+        ``joiner`` to read :attr:`longform.Joiner.held` at each ``progress`` call.
         """
         if not (isinstance(crossfade_ms, (int, float)) and math.isfinite(crossfade_ms) and crossfade_ms >= 0):
             raise InvalidOptionError(f"crossfade_ms must be a finite number >= 0, got {crossfade_ms!r}")
@@ -236,11 +241,15 @@ class LuxTTS:
         stats["text"] += time.perf_counter() - t0
 
         generator = None if opts.seed is None else torch.Generator().manual_seed(opts.seed)
-        joiner = longform.Joiner(out_rate, crossfade_ms)
-        done = 0
+        if isinstance(start_chunk, bool) or not isinstance(start_chunk, int) or not 0 <= start_chunk <= len(chunks):
+            raise InvalidOptionError(f"start_chunk must be an integer from 0 to {len(chunks)}, got {start_chunk!r}")
+        longform.skip_noise([c.total_frames for c in chunks[:start_chunk]], voice.features.shape[-1], generator)
+        if joiner is None:
+            joiner = longform.Joiner(out_rate, crossfade_ms)
+        done = start_chunk
         if batch_frames is None:
             batch_frames = longform.default_batch_frames(self.device.type)
-        for batch in longform.batches(chunks, batch_frames):
+        for batch in longform.batches(chunks[start_chunk:], batch_frames):
             t0 = time.perf_counter()
             feats, lens = self._acoustic(batch, voice, opts, speed_eff, noise, generator)
             t1 = time.perf_counter()
