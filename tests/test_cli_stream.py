@@ -42,10 +42,10 @@ def speak_args(model, text_file, out, *extra):
             "--model", str(model), "-o", str(out), *FAST, *extra]
 
 
-def child(args, **kw):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+def child(args):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}  # LUXTTS_HOME: the isolated one
     return subprocess.Popen([sys.executable, "-m", "luxtts", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, **kw)
+                            stderr=subprocess.PIPE)
 
 
 def interrupt_after(proc, state: Path, chunks: int, sig) -> dict:
@@ -96,8 +96,7 @@ def test_interrupted_job_resumes_to_the_uninterrupted_audio(model, tmp_path, cap
 
     out = tmp_path / f"long{suffix}"
     partial, state_file = Path(f"{out}.partial"), Path(f"{out}.partial.json")
-    proc = child(speak_args(model, text, out), env={**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
-                                                    "LUXTTS_HOME": str(tmp_path / "home")})
+    proc = child(speak_args(model, text, out))
     seen = interrupt_after(proc, state_file, 2, sig)
     if sig != signal.SIGKILL:
         assert proc.returncode == EXIT_INTERRUPTED
