@@ -79,12 +79,13 @@ class _Parser(argparse.ArgumentParser):
                     if hint:
                         return hint
         if "invalid choice: " in message:
+            # "argument --format: invalid choice: 'aiff' (choose from ...)": suggest from that argument's choices
+            name = message.split(":", 1)[0].removeprefix("argument ").split("/")
             word = message.split("invalid choice: ", 1)[1].split(" (choose from", 1)[0].strip("'\"")
             for action in self._actions:
-                if isinstance(action.choices, (dict, list, tuple)):
-                    hint = did_you_mean(word, [str(c) for c in action.choices])
-                    if hint:
-                        return hint
+                named = set(action.option_strings) | {action.dest, str(action.metavar)}
+                if action.choices is not None and named & set(name):
+                    return did_you_mean(word, [str(c) for c in action.choices])
         return ""
 
 

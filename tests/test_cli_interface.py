@@ -180,3 +180,45 @@ def test_readme_and_help_share_their_numbers_and_formats():
         assert f"`{fmt}`" in cli_part
     for flag in ("--force", "--resume", ".partial", ".partial.json", "--quiet"):
         assert flag in cli_part
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--duration", "0"], "--duration must be a number of seconds > 0, got 0.0"),
+    (["--duration", "nan"], "--duration must be a number of seconds > 0, got nan"),
+    (["--rms", "-1"], "--rms must be a finite number > 0, got -1.0"),
+])
+def test_encoding_options_are_validated(model, tmp_path, capsys, extra, message):
+    assert main(base(model, tmp_path / "o.wav") + extra) == EXIT_USAGE
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_progress_is_a_bar_on_a_terminal(model, tmp_path):
+    import pty
+
+    text = tmp_path / "t.txt"
+    text.write_text("The quick brown fox jumps over the lazy dog near the river bank. " * 2, encoding="utf-8")
+    leader, follower = pty.openpty()
+    try:
+        out = run_cli("speak", "-f", str(text), "--voice", str(prompt_wav()), "--voice-text", CASE["prompt_text"],
+                      "--model", str(model), "--device", "cpu", "--steps", "1", "--chunk-tokens", "30",
+                      "-o", str(tmp_path / "a.wav"), stderr=follower, stdout=subprocess.DEVNULL,
+                      env={"LUXTTS_HOME": str(tmp_path)})
+        os.set_blocking(leader, False)
+        shown = b""
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except (BlockingIOError, OSError):
+                break
+            if not data:
+                break
+            shown += data
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert out.returncode == 0
+    text_shown = shown.decode(errors="replace")
+    assert "chunk/s" in text_shown or "s/chunk" in text_shown  # tqdm's rate field: a bar, not plain lines
+    assert not re.search(r"luxtts: \d+/\d+ chunks", text_shown)
+    assert "luxtts: wrote" in text_shown
