@@ -194,11 +194,16 @@ def test_encoding_options_are_validated(model, tmp_path, capsys, extra, message)
 
 
 def test_progress_is_a_bar_on_a_terminal(model, tmp_path):
+    import fcntl
     import pty
+    import struct
+    import termios
 
     text = tmp_path / "t.txt"
     text.write_text("The quick brown fox jumps over the lazy dog near the river bank. " * 2, encoding="utf-8")
     leader, follower = pty.openpty()
+    # a new pty is 0 columns wide, where tqdm draws nothing: give it a terminal's size
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     try:
         out = run_cli("speak", "-f", str(text), "--voice", str(prompt_wav()), "--voice-text", CASE["prompt_text"],
                       "--model", str(model), "--device", "cpu", "--steps", "1", "--chunk-tokens", "30",

@@ -90,7 +90,7 @@ def test_stream_from_a_later_chunk_continues_the_same_audio(tts, prompt):
 @pytest.mark.parametrize("suffix,sig", [(".wav", signal.SIGINT), (".flac", signal.SIGTERM), (".wav", signal.SIGKILL)])
 def test_interrupted_job_resumes_to_the_uninterrupted_audio(model, tmp_path, capsys, suffix, sig):
     text = tmp_path / "book.txt"
-    text.write_text(SENTENCE * 6, encoding="utf-8")
+    text.write_text(SENTENCE * 4, encoding="utf-8")
     whole = tmp_path / f"whole{suffix}"
     assert main(speak_args(model, text, whole, "--quiet")) == EXIT_OK
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import logging
 import os
 import signal
 import sys
@@ -27,13 +26,6 @@ DESCRIPTION = (
 STDOUT = "-"
 DEFAULT_CHUNK_TOKENS = 100
 PROGRESS_LINE_SECONDS = 60.0
-log = logging.getLogger("luxtts")
-
-
-def formats() -> tuple:
-    from ..audio.write import FORMATS
-
-    return FORMATS
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -164,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         common.check_new_output(output, args.force or args.resume, _inputs(args))
         if args.resume and output.exists():
             raise ResumeError(f"{args.output} already exists: that job is finished (--force starts it over)")
+        _check_job(output, args)  # before loading the model: these answers need no synthesis
 
     from ..devices import resolve_device
     from ..pipeline import LuxTTS
@@ -176,16 +169,24 @@ def run(args: argparse.Namespace) -> int:
         common.check_not_input(output, [("model's " + name, getattr(files, name)) for name in
                                         ("checkpoint", "config", "tokens", "vocoder_config", "vocoder_weights")])
     prompt = _load_voice(tts, args, voice)
-    rate = tts._output_rate(args.sample_rate)
-    from ..audio.write import _resolve_rate
-
-    _resolve_rate(fmt, rate, None, args.output)  # e.g. opus at 44.1 kHz: refuse before any synthesis
+    rate = args.sample_rate or tts.sample_rate
+    _check_rate(fmt, rate)
     report = Report(args.quiet)
     kwargs = dict(smooth=args.smooth, sample_rate=args.sample_rate, chunk_tokens=args.chunk_tokens)
     if output is None:
         return _to_stdout(tts, text, prompt, options, kwargs, fmt, rate, report, started)
     settings = _settings(args, text, prompt, tts, fmt, rate)
     return _to_file(tts, text, prompt, options, kwargs, output, fmt, rate, settings, args, report, started)
+
+
+def _check_rate(fmt: str, rate: int) -> None:
+    """Refuse before any synthesis what the encoder would refuse at the end (opus at 44.1 kHz, ...)."""
+    from ..audio.write import CODEC_RATES
+
+    allowed = CODEC_RATES.get(fmt)
+    if allowed is not None and rate not in allowed:
+        raise InvalidOptionError(f"{fmt} cannot be written at {rate} Hz; accepted: {', '.join(map(str, allowed))} "
+                                 "(use --sample-rate)")
 
 
 def _inputs(args: argparse.Namespace) -> list:
@@ -214,6 +215,24 @@ def _settings(args, text: str, prompt, tts, fmt: str, rate: int) -> dict:
     }
 
 
+def _check_job(output: Path, args: argparse.Namespace) -> None:
+    """--resume needs an interrupted job; without it, an interrupted job is kept unless --force."""
+    from . import job
+
+    state = job.load_state(output)
+    partial = job.partial_path(output)
+    if state is not None and not partial.is_file():
+        job.discard(output)  # renamed into place but the state not yet removed: nothing left to resume
+        state = None
+    if args.resume and state is None:
+        raise ResumeError(f"there is no interrupted job for {args.output} to resume "
+                          f"(no {job.state_path(output).name}); run without --resume")
+    if not args.resume and not args.force and (state is not None or partial.exists()):
+        done = f" ({state.chunks_done}/{state.chunks_total} chunks done)" if state else ""
+        raise ResumeError(f"an interrupted job for {args.output} exists{done}: continue it with --resume, "
+                          "or start over with --force")
+
+
 def _to_stdout(tts, text, prompt, options, kwargs, fmt, rate, report, started) -> int:
     from ..audio import write_audio
 
@@ -233,13 +252,7 @@ def _to_file(tts, text, prompt, options, kwargs, output: Path, fmt, rate, settin
 
     state = job.load_state(output)
     partial = job.partial_path(output)
-    if state is not None and not partial.is_file():
-        job.discard(output)  # renamed into place but the state not yet removed: nothing left to resume
-        state = None
     if args.resume:
-        if state is None:
-            raise ResumeError(f"there is no interrupted job for {args.output} to resume "
-                              f"(no {job.state_path(output).name}); run without --resume")
         wanted = dict(settings)
         if args.seed is not None and args.seed != state.seed:
             raise ResumeError(f"--seed {args.seed} differs from the interrupted job's seed {state.seed}")
@@ -247,12 +260,8 @@ def _to_file(tts, text, prompt, options, kwargs, output: Path, fmt, rate, settin
             raise ResumeError("the interrupted job was started with other settings: "
                               f"{job.settings_diff(state.settings, wanted)}; run the same command with --resume, "
                               "or start over with --force")
-    elif state is not None or partial.exists():
-        if not args.force:
-            done = f" ({state.chunks_done}/{state.chunks_total} chunks done)" if state else ""
-            raise ResumeError(f"an interrupted job for {args.output} exists{done}: continue it with --resume, "
-                              "or start over with --force")
-        job.discard(output)
+    else:
+        job.discard(output)  # nothing to resume, or --force: start over
         state = None
     if state is None:
         seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
