@@ -37,6 +37,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     rm = sub.add_parser("rm", help="delete a saved voice", description="Delete the saved voice NAME.", **extra)
     rm.add_argument("name", help="a saved voice name (see: luxtts voice list)")
     rm.set_defaults(run=run_rm, _parser=rm)
+    for action in (add, ls, rm):  # as on every other command, --debug may come after the action's arguments
+        action.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                            help="show debug logs and full tracebacks")
 
 
 def run(args: argparse.Namespace) -> int:
