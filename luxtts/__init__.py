@@ -36,8 +36,10 @@ from .errors import (
     ModelNotFoundError,
     NonFiniteAudioError,
     OutputExistsError,
+    OutputIsInputError,
     PromptError,
     PromptTooShortError,
+    ResumeError,
     SilentAudioError,
     TextError,
     TextTypeError,
@@ -93,6 +95,8 @@ __all__ = [
     "VoiceFileNotFoundError",
     "VoiceWriteError",
     "OutputExistsError",
+    "OutputIsInputError",
+    "ResumeError",
     "__version__",
 ]
 

@@ -1,8 +1,10 @@
-"""The ``luxtts`` command: speak, voice add/list/rm, convert, info.
+"""The ``luxtts`` command: speak, voice add/list/rm, convert, info (and what other modules register).
 
-Thin on purpose: arguments are checked here, the work is done by the library, imported only when a command
-runs. Errors print one line on stderr (a traceback only with --debug). Exit codes: 0 success, 1 a failure
-(model, audio, files), 2 a bad argument (option values, empty text, unknown voice), 130 interrupted.
+Thin on purpose: each command lives in its own module (``luxtts.commands.*``, ``luxtts.bench.cli``, ...) with
+HELP, configure(parser) and run(args); the work is done by the library, imported only when a command runs.
+Errors print one line on stderr (with --debug, the traceback first). Exit codes, the same with or without
+--debug: 0 success, 1 a failure (model, audio, files), 2 a bad argument (option values, empty text, unknown
+voice, an output that exists or is an input), 130 interrupted.
 
 Commands live in ``COMMANDS``; another module adds one with :func:`register`.
 """
@@ -11,23 +13,35 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from .errors import InvalidOptionError, LuxTTSError, TextError, TranscriptionUnavailableError, VoiceNotFoundError
+from .commands.common import (
+    DEFAULT_MODEL_ENV,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    SAMPLE_RATES,
+    did_you_mean,
+)
+from .errors import (
+    InvalidOptionError,
+    LuxTTSError,
+    OutputExistsError,
+    OutputIsInputError,
+    ResumeError,
+    TextError,
+    TranscriptionUnavailableError,
+    VoiceNotFoundError,
+)
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-USAGE_ERRORS = (InvalidOptionError, TextError, VoiceNotFoundError, TranscriptionUnavailableError)
-DEFAULT_MODEL_ENV = "LUXTTS_MODEL"
-FORMATS = ("wav", "flac", "mp3", "ogg")
-SAMPLE_RATES = (48000, 24000)
+USAGE_ERRORS = (InvalidOptionError, TextError, VoiceNotFoundError, TranscriptionUnavailableError,
+                OutputExistsError, OutputIsInputError, ResumeError)
+__all__ = ["COMMANDS", "Command", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main", "register",
+           "DEFAULT_MODEL_ENV", "SAMPLE_RATES"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,7 @@ class Command:
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    description: Optional[str] = None
 
 
 COMMANDS: List[Command] = []
@@ -50,10 +65,39 @@ def register(command: Command) -> Command:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and our usage exit code."""
+    """argparse with one-line errors naming the (sub)command's own help, "did you mean", our exit code."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{self._hint(message)} (see {self.prog} --help)\n")
+
+    def _hint(self, message: str) -> str:
+        if message.startswith("unrecognized arguments: "):
+            options = [o for action in self._actions for o in action.option_strings]
+            for word in message.split(": ", 1)[1].split():
+                if word.startswith("-"):
+                    hint = did_you_mean(word.split("=", 1)[0], options)
+                    if hint:
+                        return hint
+        if "invalid choice: " in message:
+            # "argument --format: invalid choice: 'aiff' (choose from ...)": suggest from that argument's choices
+            name = message.split(":", 1)[0].removeprefix("argument ").split("/")
+            word = message.split("invalid choice: ", 1)[1].split(" (choose from", 1)[0].strip("'\"")
+            for action in self._actions:
+                named = set(action.option_strings) | {action.dest, str(action.metavar)}
+                if action.choices is not None and named & set(name):
+                    return did_you_mean(word, [str(c) for c in action.choices])
+        return ""
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's default in its help line, unless the text already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" not in text and action.default not in (None, False, argparse.SUPPRESS)
+                and action.option_strings and not isinstance(action, argparse._HelpAction)):
+            text += " (default: %(default)s)"
+        return text
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -61,7 +105,10 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        # The subcommand's parser reports them: its own usage, and its options for "did you mean".
+        getattr(args, "_parser", parser).error(f"unrecognized arguments: {' '.join(extras)}")
     debug = bool(getattr(args, "debug", False))
     _setup_logging(debug)
     if not hasattr(args, "run"):
@@ -70,20 +117,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.run(args) or EXIT_OK)
     except KeyboardInterrupt:
-        if debug:
-            raise
+        _traceback(debug)
         print("luxtts: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except LuxTTSError as e:
-        if debug:
-            raise
-        print(f"luxtts: error: {_one_line(e)}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(e, USAGE_ERRORS) else EXIT_FAILURE
+        _traceback(debug)
+        usage = isinstance(e, USAGE_ERRORS)
+        where = getattr(args, "_parser", parser).prog
+        hint = f" (see {where} --help)" if usage and isinstance(e, InvalidOptionError) and "--help" not in str(e) else ""
+        print(f"luxtts: error: {_one_line(e)}{hint}", file=sys.stderr)
+        return EXIT_USAGE if usage else EXIT_FAILURE
     except (OSError, RuntimeError, ValueError) as e:
-        if debug:
-            raise
-        print(f"luxtts: error: {type(e).__name__}: {_one_line(e)} (run with --debug for details)", file=sys.stderr)
+        _traceback(debug)
+        more = "" if debug else " (run with --debug for details)"
+        print(f"luxtts: error: {type(e).__name__}: {_one_line(e)}{more}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exc()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,9 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"luxtts {_version()}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
-        p = sub.add_parser(command.name, help=command.help, description=command.help, parents=[common])
+        p = sub.add_parser(command.name, help=command.help, description=command.description or command.help,
+                           parents=[common], formatter_class=_HelpFormatter)
         command.configure(p)
-        p.set_defaults(run=command.run)
+        p.set_defaults(run=command.run, _parser=p)
     return parser
 
 
@@ -121,241 +177,16 @@ def _version() -> str:
     return __version__
 
 
-def _default_model() -> str:
-    from .hub import DEFAULT_MODEL
+from .commands import convert as _convert_cli, info as _info_cli, speak as _speak_cli, voice as _voice_cli  # noqa: E402
 
-    return os.environ.get(DEFAULT_MODEL_ENV) or DEFAULT_MODEL
-
-
-# ------------------------------------------------------------------------------------------------ speak
-
-
-def _configure_speak(p: argparse.ArgumentParser) -> None:
-    p.add_argument("text", nargs="?", help="what to say (or use -f)")
-    p.add_argument("-f", "--file", help="read the text from this file ('-' = stdin)")
-    p.add_argument("-v", "--voice", required=True,
-                   help="reference recording (wav, flac, mp3, ...), a saved voice name, or a saved voice file")
-    p.add_argument("--voice-text", help="transcript of the reference recording (else speech recognition)")
-    p.add_argument("-o", "--output", required=True, help="output file, or '-' for stdout")
-    _model_args(p)
-    p.add_argument("--quantize", choices=["int8"], default=None,
-                   help="int8 linear layers on the CPU: ~1.9x faster, ~350 MB less memory, slightly lower fidelity")
-    p.add_argument("--steps", type=int, help="sampling steps (default: the model's, 4 for LuxTTS)")
-    p.add_argument("--speed", type=float, help="speaking rate, > 0 (default 1.0; LuxTTS applies x1.3 inside)")
-    p.add_argument("--t-shift", type=float, help="time-grid shift, > 0 (default 0.5)")
-    p.add_argument("--guidance", type=float, help="guidance scale, >= 0 (default 3.0)")
-    p.add_argument("--seed", type=int, help="random seed for reproducible output")
-    p.add_argument("--format", choices=FORMATS, help="output format (default: from the file suffix, wav for '-')")
-    p.add_argument("--sample-rate", type=int, choices=SAMPLE_RATES, help="output rate in Hz (default: the model's)")
-    p.add_argument("--smooth", action="store_true", help="use only the vocoder's 24 kHz head (can sound smoother)")
-    _prompt_args(p)
-    p.add_argument("--chunk-tokens", type=int, default=100,
-                   help="most tokens spoken in one pass; longer text is split at punctuation (0 = never split)")
-
-
-def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default=None,
-                   help=f"model folder or Hugging Face repo id (default: ${DEFAULT_MODEL_ENV} or YatharthS/LuxTTS)")
-    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    p.add_argument("--dtype", default=None, help="float32 (default), float16 or bfloat16")
-
-
-def _prompt_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--duration", type=float, default=5.0, help="seconds of the reference to use (default 5)")
-    p.add_argument("--rms", type=float, default=0.01, help="loudness a quiet reference is raised to (default 0.01)")
-
-
-def _run_speak(args: argparse.Namespace) -> int:
-    from .options import SynthesisOptions
-
-    text = _read_text(args.text, args.file)
-    options = SynthesisOptions(num_steps=args.steps, guidance_scale=args.guidance, t_shift=args.t_shift,
-                               speed=args.speed, seed=args.seed)
-    if args.chunk_tokens < 0:
-        raise InvalidOptionError(f"--chunk-tokens must be >= 0 (0 = never split), got {args.chunk_tokens}")
-    _check_output(args.output, args.format)
-
-    from .devices import resolve_device
-    from .pipeline import LuxTTS
-    from .voices import find_voice
-
-    device = resolve_device(args.device)
-    voice = find_voice(args.voice)
-    if not isinstance(voice, Path) and args.voice_text is not None:
-        logging.getLogger("luxtts").warning("--voice-text is ignored: %r is an already encoded voice", args.voice)
-    tts = LuxTTS.from_pretrained(args.model or _default_model(), device=device, dtype=args.dtype,
-                                 quantize=args.quantize)
-    if isinstance(voice, Path):
-        voice = tts.encode_prompt(str(voice), duration=args.duration, rms=args.rms, text=args.voice_text)
-    with _ProgressBar() as bar:
-        result = tts.generate(text, voice, options, smooth=args.smooth, sample_rate=args.sample_rate,
-                              chunk_tokens=args.chunk_tokens, progress=bar.update)
-    from .audio import write_audio
-
-    write_audio(args.output, result.audio, result.sample_rate, format=args.format)
-    logging.getLogger("luxtts").info("wrote %.2f s of audio in %.2f s", result.duration, result.timings["total"])
-    return EXIT_OK
-
-
-def _read_text(text: Optional[str], file: Optional[str]) -> str:
-    from .errors import EmptyTextError
-
-    if (text is None) == (file is None):
-        raise InvalidOptionError("give the text to speak either as an argument or with -f FILE (exactly one)")
-    if file is not None:
-        try:
-            text = sys.stdin.read() if file == "-" else Path(file).expanduser().read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InvalidOptionError(f"text file not found: {file}") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise InvalidOptionError(f"cannot read the text file {file}: {e}") from None
-    if not text or not text.strip():
-        raise EmptyTextError("the text to speak is empty; give at least one word")
-    return text
-
-
-def _check_output(output: str, fmt: Optional[str]) -> None:
-    """Fail before any synthesis if the output cannot be written."""
-    from .audio.write import SUFFIXES
-
-    if output == "-":
-        return
-    path = Path(output).expanduser()
-    if path.is_dir():
-        raise InvalidOptionError(f"output {output!r} is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise InvalidOptionError(f"output folder {str(path.parent)!r} does not exist")
-    if fmt is None and path.suffix.lower() not in SUFFIXES:
-        raise InvalidOptionError(
-            f"cannot tell the output format from {output!r}; use a suffix ({', '.join(sorted(SUFFIXES))}) or --format"
-        )
-
-
-class _ProgressBar:
-    """A tqdm bar over chunks, shown only for multi-chunk text on a terminal."""
-
-    def __init__(self) -> None:
-        self._bar = None
-
-    def __enter__(self) -> "_ProgressBar":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-    def update(self, done: int, total: int) -> None:
-        if total <= 1:
-            return
-        if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, unit="chunk", desc="luxtts", disable=None, leave=False)
-        self._bar.update(done - self._bar.n)
-
-
-# ------------------------------------------------------------------------------------------------ voice
-
-
-def _configure_voice(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(title="voice commands", metavar="ACTION", parser_class=_Parser)
-    add = sub.add_parser("add", help="encode a reference recording and save it under a name")
-    add.add_argument("name")
-    add.add_argument("audio", help="reference recording")
-    add.add_argument("--text", help="transcript of the recording (else speech recognition)")
-    add.add_argument("--model", default=None, help="model whose token table to use (default: as speak)")
-    add.add_argument("--force", action="store_true", help="replace a voice of the same name")
-    _prompt_args(add)
-    add.set_defaults(run=_run_voice_add)
-    ls = sub.add_parser("list", help="list saved voices")
-    ls.set_defaults(run=_run_voice_list)
-    rm = sub.add_parser("rm", help="delete a saved voice")
-    rm.add_argument("name")
-    rm.set_defaults(run=_run_voice_rm)
-
-
-def _run_voice_add(args: argparse.Namespace) -> int:
-    from .hub import resolve_model
-    from .pipeline import encode_voice
-    from .text import EmiliaTokenizer
-    from .voices import check_name, save_voice, voice_path
-
-    check_name(args.name)
-    if voice_path(args.name).exists() and not args.force:
-        raise InvalidOptionError(f"a voice named {args.name!r} already exists; use --force to replace it")
-    files = resolve_model(args.model or _default_model())
-    prompt = encode_voice(args.audio, EmiliaTokenizer(files.tokens), duration=args.duration, rms=args.rms,
-                          text=args.text)
-    path = save_voice(args.name, prompt, overwrite=args.force)
-    print(f"saved voice {args.name!r} ({prompt.duration:.1f} s: {prompt.transcript!r}) to {path}")
-    return EXIT_OK
-
-
-def _run_voice_list(args: argparse.Namespace) -> int:
-    from .voices import list_voices, voices_dir
-
-    names = list_voices()
-    if not names:
-        print(f"no saved voices in {voices_dir()} (add one with: luxtts voice add NAME REF.wav --text ...)",
-              file=sys.stderr)
-    for name in names:
-        print(name)
-    return EXIT_OK
-
-
-def _run_voice_rm(args: argparse.Namespace) -> int:
-    from .voices import remove_voice
-
-    path = remove_voice(args.name)
-    print(f"removed voice {args.name!r} ({path})")
-    return EXIT_OK
-
-
-# ------------------------------------------------------------------------------------------------ convert
-
-
-def _configure_convert(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="a weight file (.pt/.bin/.ckpt), or a model folder / repo id")
-    p.add_argument("dest", help="OUT.safetensors for a file; a new folder for a model")
-
-
-def _run_convert(args: argparse.Namespace) -> int:
-    from .convert import convert
-
-    written = convert(args.source, args.dest)
-    for path in written:
-        print(path)
-    return EXIT_OK
-
-
-# ------------------------------------------------------------------------------------------------ info
-
-
-def _configure_info(p: argparse.ArgumentParser) -> None:
-    _model_args(p)
-
-
-def _run_info(args: argparse.Namespace) -> int:
-    from .info import report
-
-    for key, value in report(args.model, args.device):
-        print(f"{key + ':':<14} {value}")
-    return EXIT_OK
-
-
-register(Command("speak", "speak text in the voice of a reference recording", _configure_speak, _run_speak))
-register(Command("voice", "manage saved voices (add, list, rm)", _configure_voice, lambda a: _voice_help()))
-register(Command("convert", "rewrite weights as safetensors (a file, or a whole model folder)",
-                 _configure_convert, _run_convert))
-register(Command("info", "show versions, device, model and saved voices", _configure_info, _run_info))
+register(Command("speak", _speak_cli.HELP, _speak_cli.configure, _speak_cli.run, _speak_cli.DESCRIPTION))
+register(Command("voice", _voice_cli.HELP, _voice_cli.configure, _voice_cli.run, _voice_cli.DESCRIPTION))
+register(Command("convert", _convert_cli.HELP, _convert_cli.configure, _convert_cli.run, _convert_cli.DESCRIPTION))
+register(Command("info", _info_cli.HELP, _info_cli.configure, _info_cli.run, _info_cli.DESCRIPTION))
 
 from .bench import cli as _bench_cli  # noqa: E402 - argparse only; the benchmark itself loads when it runs
 
 register(Command("bench", _bench_cli.HELP, _bench_cli.configure, _bench_cli.run))
-
-
-def _voice_help() -> int:
-    raise InvalidOptionError("voice needs an action: add, list or rm (see luxtts voice --help)")
 
 
 if __name__ == "__main__":

@@ -129,4 +129,12 @@ class VoiceWriteError(LuxTTSError, OSError):
 
 
 class OutputExistsError(LuxTTSError, FileExistsError):
-    """The output file exists and overwriting it was not asked for (``overwrite=True``)."""
+    """The output file exists and overwriting it was not asked for (``overwrite=True``, ``--force``)."""
+
+
+class OutputIsInputError(LuxTTSError, ValueError):
+    """The output path is one of the command's own inputs (a recording, a text file, model files)."""
+
+
+class ResumeError(LuxTTSError, ValueError):
+    """An interrupted job cannot be resumed as asked (no job, other settings, damaged partial file)."""

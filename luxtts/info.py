@@ -8,14 +8,15 @@ from typing import List, Optional, Tuple
 from .errors import LuxTTSError
 
 
-def report(model: Optional[str], device: str) -> List[Tuple[str, str]]:
-    """(label, value) lines. ``model`` None reports the default model only if it is already available."""
+def report(model: Optional[str], device: str, fetch: bool = True) -> List[Tuple[str, str]]:
+    """(label, value) lines. ``model`` None means the default model; ``fetch=False`` reports the model only
+    if it is already available (a folder, or in the Hugging Face cache)."""
     import numpy
     import torch
 
     from . import __version__
     from .asr import available_backend
-    from .hub import DEFAULT_MODEL, is_cached, resolve_model
+    from .hub import DEFAULT_MODEL, is_cached, is_offline, resolve_model
     from .devices import resolve_device
     from .voices import list_voices, voices_dir
 
@@ -27,8 +28,12 @@ def report(model: Optional[str], device: str) -> List[Tuple[str, str]]:
         ("device", f"{resolve_device(device)} (asked: {device}; cuda available: {torch.cuda.is_available()})"),
     ]
     name = model or DEFAULT_MODEL
-    if model is None and not is_cached(name):
-        lines.append(("model", f"{name} (not downloaded yet; `luxtts speak` fetches it)"))
+    if not (fetch and model is not None) and not is_cached(name):
+        if is_offline():
+            lines.append(("model", f"{name} (not in the cache, and HF_HUB_OFFLINE=1 stops `luxtts speak` from "
+                                   "fetching it: pass --model /path/to/folder)"))
+        else:
+            lines.append(("model", f"{name} (not downloaded yet; `luxtts speak` fetches it)"))
     else:
         files = resolve_model(name)
         lines += [("model", name), ("folder", str(files.folder)), ("variant", _variant(files)),

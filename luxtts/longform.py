@@ -79,6 +79,14 @@ def batch_noise(sizes: Sequence[int], feat_dim: int, generator: Optional[torch.G
     return out
 
 
+def skip_noise(sizes: Sequence[int], feat_dim: int, generator: Optional[torch.Generator]) -> None:
+    """Advance ``generator`` past the draws :func:`batch_noise` makes for chunks of ``sizes`` frames."""
+    if generator is None:
+        return
+    for n in sizes:
+        torch.randn(n, feat_dim, generator=generator)
+
+
 def trim_joins(wav: torch.Tensor, sample_rate: int, trim_start: bool, trim_end: bool) -> torch.Tensor:
     """Cut silence off the chosen edges of ``wav`` (N,), keeping a short margin (see audio.trim_silence)."""
     if not (trim_start or trim_end) or wav.shape[-1] == 0:
@@ -106,6 +114,15 @@ class Joiner:
         cut = max(joined.shape[-1] - self.fade, 0)
         self._held = joined[cut:]
         return joined[:cut]
+
+    @property
+    def held(self) -> Optional[torch.Tensor]:
+        """The audio held back for the next join (None before the first chunk)."""
+        return self._held
+
+    def restore(self, held: Optional[torch.Tensor]) -> None:
+        """Continue a join sequence from the :attr:`held` audio another Joiner had."""
+        self._held = held
 
     def finish(self) -> torch.Tensor:
         held, self._held = self._held, None

@@ -279,7 +279,8 @@ class LuxTTS:
                batch_frames: Optional[int] = None,
                crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
                progress: Optional[Progress] = None, timings: Optional[Dict[str, float]] = None,
-               chunk_infos: Optional[List[ChunkInfo]] = None) -> Iterator[torch.Tensor]:
+               chunk_infos: Optional[List[ChunkInfo]] = None, start_chunk: int = 0,
+               joiner: Optional[longform.Joiner] = None) -> Iterator[torch.Tensor]:
         """Yield the audio as (N_i,) float32 CPU tensors at the output rate, one piece per chunk of the text.
 
         Every argument is checked when ``stream`` is called (errors are raised here, not at the first
@@ -296,7 +297,12 @@ class LuxTTS:
         prompt + text beyond ~200 tokens is known to cause spurious pauses). batch_frames: budget of
         batch size x frames per model call (None: 4000 on a GPU, one chunk per call on a CPU).
         crossfade_ms: overlap at each join. trim_joins: cut silence at the joins (never at the outer edges).
-        progress(done, total): a callable, called after each batch with the chunks done and their total.
+        progress(done, total): a callable, called after each batch with the chunks done and their total, once
+        that batch's audio has been yielded.
+        start_chunk / joiner (resuming an interrupted job, as ``luxtts speak --resume`` does): skip the first
+        ``start_chunk`` chunks, still drawing their seeded noise so that later chunks get the same noise, and
+        join onto ``joiner`` (a :class:`longform.Joiner` restored with the audio it held back). Pass your own
+        ``joiner`` to read :attr:`longform.Joiner.held` at each ``progress`` call.
         """
         start = time.perf_counter()
         crossfade_ms = as_float("crossfade_ms", crossfade_ms, 0.0, strict=False)
@@ -340,18 +346,25 @@ class LuxTTS:
         if noise is not None and noise.shape[1] != chunks[0].total_frames:
             raise InvalidOptionError(f"noise must have shape (1, {chunks[0].total_frames}, {noise.shape[2]}) for this "
                                      f"text, prompt and speed, got {tuple(noise.shape)}")
-        return self._run(chunks, voice, opts, speed_eff, noise, smooth, out_rate, batch_frames, crossfade_ms,
-                         trim_joins, progress, stats, chunk_infos, start)
+        if isinstance(start_chunk, bool) or not isinstance(start_chunk, int) or not 0 <= start_chunk <= len(chunks):
+            raise InvalidOptionError(f"start_chunk must be an integer from 0 to {len(chunks)}, got {start_chunk!r}")
+        if joiner is not None and not isinstance(joiner, longform.Joiner):
+            raise InvalidOptionError(f"joiner must be a luxtts.longform.Joiner or None, got {brief(joiner)}")
+        if joiner is None:
+            joiner = longform.Joiner(out_rate, crossfade_ms)
+        return self._run(chunks, voice, opts, speed_eff, noise, smooth, out_rate, batch_frames, joiner,
+                         trim_joins, progress, stats, chunk_infos, start, start_chunk)
 
     def _run(self, chunks: List[longform.Chunk], voice: VoicePrompt, opts: SynthesisOptions, speed_eff: float,
-             noise: Optional[torch.Tensor], smooth: bool, out_rate: int, batch_frames: int, crossfade_ms: float,
-             trim_joins: bool, progress: Optional[Progress], stats: Dict[str, float],
-             chunk_infos: Optional[List[ChunkInfo]], start: float) -> Iterator[torch.Tensor]:
+             noise: Optional[torch.Tensor], smooth: bool, out_rate: int, batch_frames: int,
+             joiner: longform.Joiner, trim_joins: bool, progress: Optional[Progress], stats: Dict[str, float],
+             chunk_infos: Optional[List[ChunkInfo]], start: float, start_chunk: int) -> Iterator[torch.Tensor]:
         """The generation loop behind :meth:`stream`, its arguments already checked."""
         generator = None if opts.seed is None else torch.Generator().manual_seed(opts.seed)
-        joiner = longform.Joiner(out_rate, crossfade_ms)
-        done = 0
-        for batch in longform.batches(chunks, batch_frames):
+        # Skipped chunks (a resumed job) still draw their noise, so every later chunk gets the same noise.
+        longform.skip_noise([c.total_frames for c in chunks[:start_chunk]], voice.features.shape[-1], generator)
+        done = start_chunk
+        for batch in longform.batches(chunks[start_chunk:], batch_frames):
             t0 = time.perf_counter()
             feats, lens = self._acoustic(batch, voice, opts, speed_eff, noise, generator)
             t1 = time.perf_counter()
@@ -372,13 +385,13 @@ class LuxTTS:
             done += len(batch)
             if self.device.type == "cpu":
                 release_free_memory()  # freed activations go back to the OS between batches: RSS stays flat
-            if progress is not None:
-                progress(done, len(chunks))
-            if done == len(chunks):
-                stats["total"] = time.perf_counter() - start
             for piece in pieces:
                 if piece.numel():
                     yield piece
+            # After the yields: a caller that records its progress (luxtts speak --resume) has the audio by now.
+            if progress is not None:
+                progress(done, len(chunks))
+        stats["total"] = time.perf_counter() - start
 
     def _check_noise(self, noise: object) -> torch.Tensor:
         feat_dim = self.model.config.feat_dim

@@ -45,7 +45,7 @@ def speak(model, out, *extra, text=TEXT, voice=None):
 def error_line(capsys) -> str:
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    lines = err.strip().splitlines()
+    lines = [line for line in err.strip().splitlines() if not line.startswith("luxtts: wrote ")]
     assert len(lines) == 1, err
     return lines[0]
 
@@ -210,9 +210,11 @@ def test_unreadable_voice_audio_is_a_failure(model, tmp_path, capsys):
     assert "cannot decode as audio" in error_line(capsys)
 
 
-def test_debug_shows_the_exception(model, tmp_path):
-    with pytest.raises(InvalidOptionError):
-        speak(model, tmp_path / "o.wav", "--steps", "0", "--debug")
+def test_debug_shows_the_exception_and_keeps_the_exit_code(model, tmp_path, capsys):
+    assert speak(model, tmp_path / "o.wav", "--steps", "0", "--debug") == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "Traceback" in err and InvalidOptionError.__name__ in err
+    assert err.strip().splitlines()[-1].startswith("luxtts: error: num_steps must be")
 
 
 def test_convert_a_weight_file(model, tmp_path, capsys):
