@@ -99,3 +99,20 @@ def test_channels_mixed_by_mean(case):
     per_channel = [load_audio((data[:, c], rate), duration=case["duration"]).samples for c in range(data.shape[1])]
     mixed = _load_case(case).samples
     assert (torch.stack(per_channel).mean(dim=0) - mixed).abs().max().item() <= WAV_ATOL
+
+
+@pytest.mark.parametrize("case", golden_cases(SUBDIR))
+def test_rms_does_not_depend_on_the_thread_count(case):
+    from luxtts.audio.loudness import rms
+
+    wav = load_golden(SUBDIR, case["file"])["wav24k"]
+    threads = torch.get_num_threads()
+    try:
+        values = set()
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            values.add(float(rms(wav)))
+    finally:
+        torch.set_num_threads(threads)
+    assert len(values) == 1
+    assert abs(values.pop() - case["prompt_rms"]) <= 1e-7

@@ -12,8 +12,13 @@ OUTPUT_REFERENCE_RMS = 0.1  # fixed upstream: independent of the prompt's target
 
 
 def rms(wav: torch.Tensor) -> torch.Tensor:
-    """Root mean square over every sample of ``wav``, as a 0-dim tensor of its dtype."""
-    return torch.sqrt(torch.mean(torch.square(wav)))
+    """Root mean square over every sample of ``wav``, as a 0-dim tensor of its dtype and device.
+
+    Summed in float64 on the CPU: a float32 sum depends on the thread count (1 vs 2 threads gave values one
+    ulp apart on the golden prompt), and the rms sets the prompt's scale, so one voice gave two prompts.
+    """
+    value = torch.sqrt(torch.mean(torch.square(wav.detach().to("cpu", torch.float64))))
+    return value.to(device=wav.device, dtype=wav.dtype)
 
 
 def rms_normalize(wav: torch.Tensor, target_rms: float) -> Tuple[torch.Tensor, float]:
