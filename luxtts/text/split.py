@@ -1,4 +1,5 @@
-"""Cut long text into chunks the model can speak in one go, at sentence and clause boundaries.
+"""Cut long text into chunks the model can speak in one go: characters (split_sentences) or phoneme tokens
+(chunk_tokens, what the pipeline uses), at sentence and clause boundaries.
 
 A chunk is a slice of the input with its outer whitespace stripped; the slices tile the input, so no
 character other than whitespace between chunks is ever lost, and no chunk is empty.
@@ -84,9 +85,10 @@ def chunk_tokens(tokens: Sequence[str], max_tokens: int = DEFAULT_MAX_TOKENS,
 def plan_cuts(tokens: Sequence[str], max_tokens: int = DEFAULT_MAX_TOKENS, policy: str = FEWEST) -> list[int]:
     """Where to cut `tokens` (sorted positions strictly inside it) so that no chunk exceeds `max_tokens`.
 
-    policy FEWEST: the fewest chunks, then as few cuts inside a word as possible, then each cut at the
-    strongest punctuation (sentence end, then clause), else a word gap, nearest the point that makes the chunks
-    equal in length. FIRST_CLAUSE: the same, after a short first chunk (up to the first clause or sentence
+    policy FEWEST: no cut inside a word unless a word is longer than the cap, then the fewest chunks (so
+    ceil(len / max_tokens) whenever word gaps allow it), then each cut at the strongest punctuation (sentence
+    end, then pause, then clause), else at a word gap, nearest the point that makes the chunks equal in length
+    (a dynamic programme over the candidate cuts, O(len x max_tokens) at worst). FIRST_CLAUSE: the same, after a short first chunk (up to the first clause or sentence
     end, else a word gap near FIRST_CHUNK_TOKENS) when the text needs more than one chunk anyway, so that a
     streaming caller hears audio sooner at the cost of one more pass.
     """
