@@ -14,8 +14,15 @@ import torch
 from .audio import crossfade_concat, speech_bounds
 from .errors import InvalidOptionError
 from .model.durations import lengths_of, predict_num_frames
+from .text.split import DEFAULT_MAX_TOKENS, FEWEST, FIRST_CLAUSE
 
-DEFAULT_CHUNK_TOKENS = 100
+# Most target tokens per pass. The cap is a quality guard, not a speed one: past ~200 prompt + text tokens in
+# one pass the distilled model inserts spurious mid-phrase pauses (FluidAudio #937/#942; see luxtts.text.split).
+# None (or 0) speaks the whole text in one pass as upstream does, with that known pause risk.
+DEFAULT_CHUNK_TOKENS = DEFAULT_MAX_TOKENS
+# generate() and the CLI writing a file want the fewest passes; stream() and the server want first audio soon.
+WHOLE_FILE_POLICY = FEWEST
+STREAMING_POLICY = FIRST_CLAUSE
 DEFAULT_BATCH_FRAMES = 4000
 # On a CPU a batch brings no throughput (the matrices are already large), only padding and memory: measured on
 # W2 (500 words, 2 cores) one chunk per call gave RTF 0.494 / 767 MB (int8) and 1.010 / 1060 MB (float32)

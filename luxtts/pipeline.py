@@ -253,18 +253,22 @@ class LuxTTS:
                  t_shift: Optional[float] = None, speed: Optional[float] = None, seed: Optional[int] = None,
                  noise: Optional[torch.Tensor] = None, smooth: bool = False, sample_rate: Optional[int] = None,
                  chunk_tokens: Optional[int] = longform.DEFAULT_CHUNK_TOKENS,
-                 batch_frames: Optional[int] = None,
+                 chunk_policy: str = longform.WHOLE_FILE_POLICY, batch_frames: Optional[int] = None,
                  crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
                  progress: Optional[Progress] = None) -> SpeechResult:
         """Speak ``text`` (any length) in the voice of ``prompt``; returns a :class:`SpeechResult` whose
         ``audio`` is (N,) float32 on the CPU at ``result.sample_rate`` (48000 for LuxTTS unless ``sample_rate``
-        says otherwise). See :meth:`stream` for the arguments; ``result.save(path)`` writes a file."""
+        says otherwise). See :meth:`stream` for the arguments; ``result.save(path)`` writes a file.
+
+        chunk_policy defaults to "fewest" here: the whole file is wanted, so the fewest passes are fastest.
+        """
         timings: Dict[str, float] = {}
         infos: List[ChunkInfo] = []
         pieces = list(self.stream(
             text, prompt, options, num_steps=num_steps, guidance_scale=guidance_scale, t_shift=t_shift,
             speed=speed, seed=seed, noise=noise, smooth=smooth, sample_rate=sample_rate,
-            chunk_tokens=chunk_tokens, batch_frames=batch_frames, crossfade_ms=crossfade_ms,
+            chunk_tokens=chunk_tokens, chunk_policy=chunk_policy, batch_frames=batch_frames,
+            crossfade_ms=crossfade_ms,
             trim_joins=trim_joins, progress=progress, timings=timings, chunk_infos=infos,
         ))
         rate = self._output_rate(sample_rate)
@@ -276,7 +280,7 @@ class LuxTTS:
                t_shift: Optional[float] = None, speed: Optional[float] = None, seed: Optional[int] = None,
                noise: Optional[torch.Tensor] = None, smooth: bool = False, sample_rate: Optional[int] = None,
                chunk_tokens: Optional[int] = longform.DEFAULT_CHUNK_TOKENS,
-               batch_frames: Optional[int] = None,
+               chunk_policy: str = longform.STREAMING_POLICY, batch_frames: Optional[int] = None,
                crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
                progress: Optional[Progress] = None, timings: Optional[Dict[str, float]] = None,
                chunk_infos: Optional[List[ChunkInfo]] = None, start_chunk: int = 0,
@@ -293,8 +297,11 @@ class LuxTTS:
         options: SynthesisOptions (or a dict of its fields); the keywords num_steps, guidance_scale, t_shift,
         speed, seed override it (None = the model's default). noise: x0 tensor (1, frames, 100) for one pass.
         smooth: only the 24 kHz head of a 48 kHz vocoder. sample_rate: output rate in Hz (None = the vocoder's).
-        chunk_tokens: most target tokens per pass, cut at punctuation then word gaps (None or 0 = no chunking;
-        prompt + text beyond ~200 tokens is known to cause spurious pauses). batch_frames: budget of
+        chunk_tokens: most target tokens per pass (default 100), in the fewest balanced chunks cut at
+        punctuation, else word gaps. None (or 0) = upstream's single pass, which risks spurious mid-phrase
+        pauses once prompt + text pass ~200 tokens. chunk_policy: "first_clause" (default here) speaks a
+        short first chunk (up to the first clause) when the text needs chunking anyway, for sooner first
+        audio at the cost of one more pass; "fewest" (generate's default) the fewest passes. batch_frames: budget of
         batch size x frames per model call (None: 4000 on a GPU, one chunk per call on a CPU).
         crossfade_ms: overlap at each join. trim_joins: cut silence at the joins (never at the outer edges).
         progress(done, total): a callable, called after each batch with the chunks done and their total, once
@@ -334,7 +341,7 @@ class LuxTTS:
         for key in ("text", "acoustic", "vocoder"):
             stats.setdefault(key, 0.0)
         t0 = time.perf_counter()
-        token_chunks = self._token_chunks(text, None if noise is not None else chunk_tokens)
+        token_chunks = self._token_chunks(text, None if noise is not None else chunk_tokens, chunk_policy)
         chunks = longform.plan_chunks(token_chunks, voice.num_frames, len(voice.tokens), speed_eff)
         stats["text"] += time.perf_counter() - t0
         longest = max(c.total_frames for c in chunks) * FRAME_SECONDS
@@ -408,7 +415,7 @@ class LuxTTS:
             return self.sample_rate
         return as_rate("sample_rate", sample_rate, 8000, 192000)
 
-    def _token_chunks(self, text: TextInput, chunk_tokens: Optional[int]) -> List[List[int]]:
+    def _token_chunks(self, text: TextInput, chunk_tokens: Optional[int], policy: str) -> List[List[int]]:
         if isinstance(text, Tokens):
             return [self._check_ids(text)]
         if not text.strip():
@@ -416,12 +423,17 @@ class LuxTTS:
         if chunk_tokens is not None and (isinstance(chunk_tokens, bool) or not isinstance(chunk_tokens, int)
                                          or chunk_tokens < 0):
             raise InvalidOptionError(f"chunk_tokens must be an integer >= 0 (0 or None: no chunking), got {chunk_tokens!r}")
+        from .text.split import POLICIES
+
+        if policy not in POLICIES:
+            raise InvalidOptionError(f"chunk_policy must be one of {list(POLICIES)}, got {policy!r}")
         if not chunk_tokens:
             return [self.tokenizer.encode(text)]
         from .text import chunk_tokens as split_tokens
 
-        pieces = split_tokens(self.tokenizer.text_to_tokens(text), chunk_tokens)
-        ids = [c for c in (self.tokenizer.tokens_to_ids(p) for p in pieces) if c]
+        # Tokens the model does not know are dropped first, so that the cap counts what the model sees.
+        known = [t for t in self.tokenizer.text_to_tokens(text) if t in self.tokenizer.token_to_id]
+        ids = [c for c in (self.tokenizer.tokens_to_ids(p) for p in split_tokens(known, chunk_tokens, policy)) if c]
         if not ids:  # not tokenizer.encode again: that would repeat its warning about dropped characters
             raise UnspeakableTextError(
                 f"text {brief(text)} gives no token this model knows; it needs {self.tokenizer.speakable}"

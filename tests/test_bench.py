@@ -33,8 +33,10 @@ def tiny_result(tmp_path_factory):
 def test_json_has_the_documented_keys(tiny_result):
     r, _ = tiny_result
     for key in ("rtf", "seconds", "audio_seconds", "peak_rss_mb", "stages", "gflops_per_s", "decoder_steps",
-                "machine", "baseline", "speedup_vs_fp32_eager", "cold_start", "flops_total"):
+                "machine", "baseline", "speedup_vs_fp32_eager", "cold_start", "flops_total", "paths", "frames",
+                "ms_per_frame", "first_audio_s", "prompt_frames"):
         assert key in r, key
+    assert r["path"] == "default" and set(r["paths"]) == {"default", "one_pass", "stream"}
     assert set(r["stages"]) >= {"frontend", "text_encoder", "decoder", "vocoder", "write"}
     assert r["variant"] == "float32/int8"
 
@@ -43,7 +45,22 @@ def test_numbers_are_consistent(tiny_result):
     r, _ = tiny_result
     assert r["audio_seconds"] > 1.0  # ~10 s of speech at the prompt's pace
     assert r["seconds"] > 0 and abs(r["rtf"] - r["seconds"] / r["audio_seconds"]) < 1e-9
-    assert len(r["decoder_steps"]) == 4  # LuxTTS default: 4 steps, one pass (w1)
+    # The headline is the default path: W1's ~180 tokens in the fewest chunks of <= 100, 4 steps each.
+    paths = r["paths"]
+    assert r["chunks"] == 2 and len(r["decoder_steps"]) == 4 * 2 and max(r["chunk_tokens"]) <= 100
+    assert r["seconds"] == paths["default"]["seconds"]
+    assert paths["one_pass"]["chunks"] == 1 and len(paths["one_pass"]["decoder_steps"]) == 4
+    assert sum(paths["one_pass"]["chunk_tokens"]) == sum(r["chunk_tokens"])
+    # Frames are the unit of work: every chunk carries the prompt's frames again.
+    for p in paths.values():
+        generated = p["frames"] - p["chunks"] * r["prompt_frames"]
+        assert 0 < generated < p["frames"]
+        assert p["ms_per_frame"] == pytest.approx(1000 * p["seconds"] / p["frames"])
+        assert p["runs"] == 1 and p["seconds_range"] == [p["seconds"], p["seconds"]]
+    assert paths["default"]["frames"] - paths["one_pass"]["frames"] == pytest.approx(r["prompt_frames"], abs=4)
+    # Streaming speaks a short first chunk (W1's first clause) and so gives its first audio from less work.
+    assert paths["stream"]["chunk_tokens"][0] < min(r["chunk_tokens"])
+    assert r["first_audio_s"] == paths["stream"]["first_audio_s"] > 0
     assert sum(r["stages"].values()) == pytest.approx(r["seconds"], rel=1e-6)
     assert r["peak_rss_mb"] > 50
     assert r["flops_total"] > 0 and r["gflops_per_s"] > 0  # counted in the fp32 baseline run
@@ -55,6 +72,7 @@ def test_numbers_are_consistent(tiny_result):
 def test_human_summary_printed(tiny_result):
     _, stdout = tiny_result
     assert "RTF" in stdout and "baseline fp32 eager" in stdout
+    assert "* default path" in stdout and "one pass (chunk_tokens=None" in stdout and "ms per frame" in stdout
 
 
 def test_bad_arguments_exit_2(tmp_path):

@@ -14,6 +14,7 @@ HELP = "measure speed: RTF, time per stage, peak memory, GFLOP/s (random or give
 
 WORKLOADS = ("w1", "w2")
 DTYPES = ("float32", "bfloat16", "float16")
+PATHS = ("default", "one_pass", "stream")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -23,7 +24,12 @@ def configure(p: argparse.ArgumentParser) -> None:
                      help="random weights at the published dims (default; built once in the cache)")
     src.add_argument("--random-tiny", action="store_true", help="random weights, tiny dims (seconds; for CI)")
     p.add_argument("--workload", choices=WORKLOADS, default="w1",
-                   help="w1: 5 s prompt + ~30 words in one pass; w2: long text, chunked and batched")
+                   help="w1: 5 s prompt + one ~30-word sentence; w2: long text")
+    p.add_argument("--paths", nargs="+", choices=PATHS, default=None,
+                   help="what to time, alternating in each round; the first is the headline. default: "
+                        "generate_speech's defaults (chunked at 100 tokens, fewest chunks); one_pass: "
+                        "chunk_tokens=None (upstream's single pass); stream: stream()'s defaults (short first "
+                        "chunk), timed to first audio. Default: default one_pass stream (w1), default stream (w2)")
     p.add_argument("--words", type=int, default=2000, help="w2: words of text (default 2000)")
     p.add_argument("--batch-frames", type=int, default=None,
                    help="w2: frames per model call, batch x length (default: the pipeline's)")
@@ -31,7 +37,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=DTYPES, default="float32", help="network precision (ODE state stays fp32)")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: available cores)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's, 4 for LuxTTS)")
-    p.add_argument("--repeat", type=int, default=1, help="timed runs after the warm-up run; the fastest is reported")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="timed rounds after the warm-up run (each runs every path); the fastest and the range are reported")
     p.add_argument("--voice", metavar="WAV", help="prompt recording (default: a synthetic 5 s voiced signal)")
     p.add_argument("--voice-text", metavar="TEXT", help="transcript of --voice (required with --voice)")
     p.add_argument("--no-baseline", action="store_true",
@@ -61,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         quantize=args.quantize, dtype=args.dtype, threads=args.threads, steps=args.steps,
         repeat=args.repeat, voice=args.voice, voice_text=args.voice_text, baseline=not args.no_baseline,
         count_flops={"auto": None, "yes": True, "no": False}[args.count_flops], cache_dir=args.cache_dir,
-        quiet=not args.no_quiet_wait, batch_frames=args.batch_frames,
+        quiet=not args.no_quiet_wait, batch_frames=args.batch_frames, paths=args.paths,
     )
     from .report import summary
 

@@ -57,7 +57,7 @@ def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1",
           threads: Optional[int] = None, steps: Optional[int] = None, repeat: int = 1, voice: Optional[str] = None,
           voice_text: Optional[str] = None, baseline: bool = True, count_flops: Optional[bool] = None,
           cache_dir: Optional[str] = None, quiet: bool = True,
-          batch_frames: Optional[int] = None) -> Dict[str, Any]:
+          batch_frames: Optional[int] = None, paths: Optional[list] = None) -> Dict[str, Any]:
     """Measure one variant (and, unless ``baseline`` is False, plain fp32 eager) on one workload.
 
     Returns the variant's result with ``baseline``, ``speedup_vs_fp32_eager``, ``machine`` and GFLOP/s added.
@@ -76,7 +76,7 @@ def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1",
     spec = {"model": folder, "workload": workload, "text": workload_text(workload, words), "voice": voice,
             "voice_text": voice_text, "threads": threads, "steps": steps, "repeat": repeat, "seed": 0,
             "cache_dir": str(cache), "quantize": quantize, "dtype": dtype, "quiet": quiet,
-            "batch_frames": batch_frames}
+            "batch_frames": batch_frames, "paths": paths}
     is_baseline = quantize is None and dtype == "float32"
     can_count = is_baseline
     result = run_child({**spec, "count_flops": count_flops and can_count})
@@ -103,7 +103,8 @@ def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1",
 
 
 def _brief(r: Dict[str, Any]) -> Dict[str, Any]:
-    keys = ("rtf", "seconds", "audio_seconds", "peak_rss_mb", "rss_after_load_mb", "stages", "decoder_steps")
+    keys = ("rtf", "seconds", "audio_seconds", "peak_rss_mb", "rss_after_load_mb", "stages", "decoder_steps",
+            "frames", "ms_per_frame", "first_audio_s", "chunks", "paths")
     return {k: r.get(k) for k in keys}
 
 
