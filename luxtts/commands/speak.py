@@ -172,7 +172,9 @@ def run(args: argparse.Namespace) -> int:
     rate = args.sample_rate or tts.sample_rate
     _check_rate(fmt, rate)
     report = Report(args.quiet)
-    kwargs = dict(smooth=args.smooth, sample_rate=args.sample_rate, chunk_tokens=args.chunk_tokens)
+    # A file is wanted whole, so the fewest passes (stream's own default cuts a short first chunk for listeners).
+    kwargs = dict(smooth=args.smooth, sample_rate=args.sample_rate, chunk_tokens=args.chunk_tokens,
+                  chunk_policy="fewest")
     if output is None:
         return _to_stdout(tts, text, prompt, options, kwargs, fmt, rate, report, started)
     settings = _settings(args, text, prompt, tts, fmt, rate)
