@@ -353,6 +353,10 @@ from .bench import cli as _bench_cli  # noqa: E402 - argparse only; the benchmar
 
 register(Command("bench", _bench_cli.HELP, _bench_cli.configure, _bench_cli.run))
 
+from .eval import cli as _eval_cli  # noqa: E402 - argparse only; the evaluation loads when it runs
+
+register(Command("eval", _eval_cli.HELP, _eval_cli.configure, _eval_cli.run))
+
 
 def _voice_help() -> int:
     raise InvalidOptionError("voice needs an action: add, list or rm (see luxtts voice --help)")

@@ -80,3 +80,11 @@ class VoiceNotFoundError(LuxTTSError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class EvalListError(InvalidOptionError):
+    """An evaluation list (Seed-TTS-eval ``id|prompt_text|prompt_wav|target_text`` or JSONL) is malformed."""
+
+
+class SpeakerModelUnavailableError(LuxTTSError, RuntimeError):
+    """The speaker-embedding backend asked for is not installed or cannot load its weights."""
