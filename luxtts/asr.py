@@ -86,13 +86,13 @@ def load_recognizer(backend: Optional[str] = None, device: str = "cpu", model: O
                 f"speech recognition backend {wanted!r} is not installed; install it with {_INSTALL}"
             )
         return _get(wanted, str(device), model)
-    names = installed_backends()
-    if not names:
+    if available_backend() is None:
         raise TranscriptionUnavailableError(
             "no transcript was given for the voice prompt and no speech recognition backend is installed: "
             "pass the words spoken in the recording (text= in Python, --voice-text / --text on the command "
             f"line), or install one with: {_INSTALL} (pocketsphinx works offline)"
         )
+    names = installed_backends()
     reasons = []
     for i, name in enumerate(names):
         try:

@@ -104,6 +104,20 @@ def test_two_halves_of_one_recording_are_closer_than_other_speakers(espeak_voice
     assert encoder.similarity(wav, wav) == pytest.approx(1.0, abs=1e-6)
 
 
+def test_audio_without_detected_voice_still_gets_its_own_embedding():
+    """Resemblyzer's voice detector drops noise entirely; two different noises must not score the same."""
+    from luxtts.eval.speaker import load_speaker_encoder
+
+    encoder = load_speaker_encoder()
+    rng = np.random.default_rng(0)
+    voice = wav16k(ARCTIC[0][0])
+    noise = (0.05 * rng.standard_normal(32000)).astype(np.float32)
+    hum = (0.05 * np.sin(2 * np.pi * 120 * np.arange(32000) / 16000)).astype(np.float32)
+    sims = [encoder.similarity(voice, noise), encoder.similarity(voice, hum)]
+    assert abs(sims[0] - sims[1]) > 1e-3
+    assert max(sims) < encoder.similarity(voice[:32000], voice[32000:])
+
+
 def test_speaker_errors():
     from luxtts.eval.speaker import load_speaker_encoder
 

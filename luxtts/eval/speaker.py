@@ -26,6 +26,7 @@ BACKENDS = ("resemblyzer", "wavlm")
 DEFAULT_BACKEND = "resemblyzer"
 WAVLM_MODEL = "microsoft/wavlm-base-plus-sv"
 _MODULES = {"resemblyzer": "resemblyzer", "wavlm": "transformers"}
+MIN_VOICED_SAMPLES = SPEAKER_SAMPLE_RATE // 4
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,21 @@ def _resemblyzer(device: str) -> Callable[[np.ndarray], np.ndarray]:
         # Its dependencies (webrtcvad's pkg_resources, scipy.ndimage.morphology) warn about deprecations at import.
         warnings.simplefilter("ignore")
         from resemblyzer import VoiceEncoder, preprocess_wav
+        from resemblyzer.audio import normalize_volume
+        from resemblyzer.hparams import audio_norm_target_dBFS
 
     encoder = VoiceEncoder(device=device.split(":")[0] if device != "mps" else "cpu", verbose=False)
 
     def embed(wav: np.ndarray) -> np.ndarray:
         # Input is already 16 kHz (its rate), so no source_sr: resemblyzer then only levels the volume and
         # shortens long silences with its voice activity detector.
-        return encoder.embed_utterance(preprocess_wav(wav))
+        speech = preprocess_wav(wav)
+        if len(speech) < MIN_VOICED_SAMPLES:
+            # The detector heard (almost) no voice. An empty clip would embed as one fixed vector, giving every
+            # such output the same score; the whole clip is a truer, usually low, measure.
+            logger.debug("resemblyzer: no voice detected in %.2f s of audio; embedding all of it", len(wav) / 16000)
+            speech = normalize_volume(wav, audio_norm_target_dBFS, increase_only=True)
+        return encoder.embed_utterance(speech)
 
     return embed
 
