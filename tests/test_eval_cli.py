@@ -109,6 +109,14 @@ def test_audio_mode_gives_the_arctic_wer(listdir, tmp_path, capsys):
     assert (out / "wer_sim.png").is_file() and not (out / "rtf.png").exists()
     assert "| audio | 3 | 1 |" in (out / "summary.md").read_text(encoding="utf-8")
 
+    # A rerun tries only the failed item again; an item whose target text changed is scored again.
+    edited = lst.read_text(encoding="utf-8").replace(f"{ARCTIC_TEXT}\narctic_pipeline", "And so on.\narctic_pipeline")
+    lst.write_text(edited, encoding="utf-8")
+    assert main(["eval", "--audio", str(audio), "--list", str(lst), "-o", str(out), "--asr", "pocketsphinx",
+                 "--no-progress"]) == EXIT_OK
+    assert [(r["id"], r["target_text"]) for r in journal(out)[3:]] == [("arctic_features", "And so on."),
+                                                                       ("gone", "Not there.")]
+
 
 @pytest.mark.parametrize("extra, message", [
     (["--variants", "fp32,int4"], "unknown 'int4'; accepted: fp32, int8, bf16, fp16"),

@@ -149,17 +149,19 @@ def run_eval(settings: Settings) -> Dict[str, Any]:
     from .report import write_reports
     from .speaker import load_speaker_encoder
 
-    out = settings.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    configs = [Config("audio")] if settings.audio_dir else settings.configs
-    _check_run(out, settings.run_info())
-    done = {k for k, r in read_journal(out).items() if not r.get("error")}
-    todo = [(c, it) for c in configs for it in settings.items if (c.label, it.id) not in done]
-
     device = str(resolve_device(settings.device))
     scorer = _Scorer(load_recognizer(settings.asr, device, settings.asr_model),
                      load_speaker_encoder(settings.speaker, "cpu"), settings.prompt_duration)
     logger.info("eval: speech recognition %s, speaker embeddings %s", scorer.asr.name, scorer.speaker.name)
+    out = settings.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    configs = [Config("audio")] if settings.audio_dir else settings.configs
+    # What actually ran is what makes results comparable ("auto" may mean Whisper on one day, pocketsphinx on another).
+    _check_run(out, {**settings.run_info(), "asr": scorer.asr.name, "speaker": scorer.speaker.name})
+    # A record counts as done only for the same target text: an edited list item is evaluated again.
+    done = {(k, r.get("target_text")) for k, r in read_journal(out).items() if not r.get("error")}
+    todo = [(c, it) for c in configs for it in settings.items if ((c.label, it.id), it.target_text) not in done]
+
     total = len(configs) * len(settings.items)
     with tqdm(total=total, initial=total - len(todo), desc="eval", unit="item",
               disable=None if settings.progress else True) as bar:
@@ -230,6 +232,7 @@ def _evaluate_config(settings: Settings, config: Config, items: List[EvalItem],
         for item in items:
             yield _record(config, item, error=reason)
         return
+    _warm_up(tts, config, settings, items[0], scorer)
     audio_dir = settings.out_dir / "audio" / config.label
     audio_dir.mkdir(parents=True, exist_ok=True)
     for item in items:
@@ -243,6 +246,16 @@ def _load_model(settings: Settings, config: Config):
     device = settings.device if quantize is None or settings.device != "auto" else "cpu"
     return LuxTTS.from_pretrained(settings.model, device=device, dtype=dtype, threads=settings.threads,
                                   quantize=quantize)
+
+
+def _warm_up(tts, config: Config, settings: Settings, item: EvalItem, scorer: _Scorer) -> None:
+    """One untimed short generation, so that one-time costs (kernel selection, allocations) stay out of RTF."""
+    try:
+        prompt_text, _ = scorer.prompt_text(item)
+        prompt = tts.encode_prompt(str(item.prompt_wav), duration=settings.prompt_duration, text=prompt_text)
+        tts.generate("A short warm up.", prompt, num_steps=config.steps, seed=settings.seed)
+    except Exception as e:  # the item itself will fail and say why
+        logger.debug("eval: warm-up for %s failed: %s", config.label, _describe(e))
 
 
 def _synthesize_and_score(tts, config: Config, settings: Settings, item: EvalItem, audio_dir: Path,
