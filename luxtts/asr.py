@@ -4,7 +4,8 @@ Backends, in the order ``backend=None`` ("auto") tries them: faster-whisper, tra
 their weights, downloaded on first use) and pocketsphinx, whose pip package ships an English model and so
 works offline. A backend that is installed but cannot load its model (no network, no cached weights) is
 skipped with a logged warning; which backend ran is logged at INFO. Install with ``pip install "luxtts[asr]"``.
-Recognizers load on first use and are kept per (backend, model, device).
+Recognizers load on first use and are kept per (backend, model, device); a load that failed is not retried
+in the same process.
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ def check_backend(backend: Optional[str]) -> Optional[str]:
     if backend is None or backend == "auto":
         return None
     if backend not in BACKENDS:
-        raise InvalidOptionError(f"unknown speech recognition backend {backend!r}; accepted: auto, {', '.join(BACKENDS)}")
+        raise InvalidOptionError(
+            f"unknown speech recognition backend {backend!r}; accepted: auto, {', '.join(BACKENDS)}"
+        )
     return backend
 
 
@@ -137,7 +140,8 @@ def _get(backend: str, device: str, model: Optional[str]) -> Recognizer:
         try:
             run = _LOADERS[backend](name, device)
         except Exception as e:  # a missing download surfaces as any of OSError, ValueError, HTTP errors...
-            _failed[key] = f"{backend} could not load model {name!r}: {type(e).__name__}: {' '.join(str(e).split())[:300]}"
+            reason = " ".join(str(e).split())[:300]
+            _failed[key] = f"{backend} could not load model {name!r}: {type(e).__name__}: {reason}"
             raise TranscriptionUnavailableError(_failed[key]) from e
         _cache[key] = Recognizer(backend, name, run)
         logger.info("speech recognition: loaded %s (%s) on %s", backend, name, device)

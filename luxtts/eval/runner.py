@@ -66,7 +66,8 @@ class Settings:
 
     def run_info(self) -> Dict[str, Any]:
         return {
-            "model": self.model, "audio_dir": str(self.audio_dir) if self.audio_dir else None, "asr": self.asr or "auto",
+            "model": self.model, "audio_dir": str(self.audio_dir) if self.audio_dir else None,
+            "asr": self.asr or "auto",
             "asr_model": self.asr_model, "speaker": self.speaker or "resemblyzer", "seed": self.seed,
             "prompt_duration": self.prompt_duration,
         }
@@ -79,7 +80,9 @@ def parse_configs(variants: str, steps: Optional[str]) -> List[Config]:
         raise InvalidOptionError(f"--variants is empty; accepted: {', '.join(VARIANTS)}")
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
-        raise InvalidOptionError(f"--variants: unknown {', '.join(map(repr, unknown))}; accepted: {', '.join(VARIANTS)}")
+        raise InvalidOptionError(
+            f"--variants: unknown {', '.join(map(repr, unknown))}; accepted: {', '.join(VARIANTS)}"
+        )
     counts: List[Optional[int]] = [None]
     if steps:
         try:
