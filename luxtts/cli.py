@@ -188,6 +188,10 @@ from .bench import cli as _bench_cli  # noqa: E402 - argparse only; the benchmar
 
 register(Command("bench", _bench_cli.HELP, _bench_cli.configure, _bench_cli.run))
 
+from .eval import cli as _eval_cli  # noqa: E402 - argparse only; the evaluation loads when it runs
+
+register(Command("eval", _eval_cli.HELP, _eval_cli.configure, _eval_cli.run))
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -138,3 +138,11 @@ class OutputIsInputError(LuxTTSError, ValueError):
 
 class ResumeError(LuxTTSError, ValueError):
     """An interrupted job cannot be resumed as asked (no job, other settings, damaged partial file)."""
+
+
+class EvalListError(InvalidOptionError):
+    """An evaluation list (Seed-TTS-eval ``id|prompt_text|prompt_wav|target_text`` or JSONL) is malformed."""
+
+
+class SpeakerModelUnavailableError(LuxTTSError, RuntimeError):
+    """The speaker-embedding backend asked for is not installed or cannot load its weights."""
