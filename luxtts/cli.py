@@ -353,6 +353,10 @@ from .bench import cli as _bench_cli  # noqa: E402 - argparse only; the benchmar
 
 register(Command("bench", _bench_cli.HELP, _bench_cli.configure, _bench_cli.run))
 
+from .train import cli as _train_cli  # noqa: E402 - argparse only; training code loads when a command runs
+
+register(Command("train", _train_cli.HELP, _train_cli.configure, _train_cli.run))
+
 
 def _voice_help() -> int:
     raise InvalidOptionError("voice needs an action: add, list or rm (see luxtts voice --help)")
