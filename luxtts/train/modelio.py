@@ -91,7 +91,8 @@ def new_model(config_json: os.PathLike, tokens_txt: os.PathLike, distill: bool =
 
 def append_tokens(source: ModelSource, tokens: Sequence[str], seed: int = 0) -> ModelSource:
     """Add the tokens the model does not know, as new embedding rows after the old ones (old rows and ids
-    unchanged). New rows start at the mean of the old rows plus noise of their spread."""
+    unchanged). New rows start at the mean of the old rows plus noise of their spread. The model is changed in
+    place (its embedding replaced); the returned source carries the grown vocabulary."""
     vocab = source.vocab.extended(tokens)
     added = [t for t in vocab.token_to_id if t not in source.vocab.token_to_id]
     if not added:
