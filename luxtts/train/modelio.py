@@ -76,9 +76,24 @@ def load_model_folder(folder: os.PathLike) -> ModelSource:
     from ..hub import resolve_model
     from ..model.loading import load_acoustic_model
 
-    files = resolve_model(os.fspath(folder), offline=True) if Path(folder).is_dir() else resolve_model(folder)
-    model = load_acoustic_model(files.checkpoint, files.config, files.tokens)
-    return ModelSource(model, Vocabulary.read(files.tokens), Path(files.config), Path(files.folder), [])
+    path = Path(folder)
+    if path.is_dir():
+        # Training needs no vocoder, so a ZipVoice folder without one (inference would fetch Vocos) is fine here.
+        weights = _first(path, ("model.safetensors", "model.pt"))
+        config = _first(path, ("config.json", "model.json"))
+        tokens = path / "tokens.txt"
+        if weights is None or config is None or not tokens.is_file():
+            raise ConfigError(f"{path} is not a model folder: it needs model.safetensors or model.pt, config.json "
+                              "or model.json, and tokens.txt")
+    else:
+        files = resolve_model(os.fspath(folder))
+        path, weights, config, tokens = Path(files.folder), files.checkpoint, Path(files.config), files.tokens
+    model = load_acoustic_model(weights, config, tokens)
+    return ModelSource(model, Vocabulary.read(tokens), config, path, [])
+
+
+def _first(folder: Path, names: Sequence[str]) -> Optional[Path]:
+    return next((folder / n for n in names if (folder / n).is_file()), None)
 
 
 def new_model(config_json: os.PathLike, tokens_txt: os.PathLike, distill: bool = False, seed: int = 0) -> ModelSource:
