@@ -65,3 +65,29 @@ def test_distillation_matches_upstream(models, case, stage):
     assert _max_err(out.pred_x1, g[f"{key}_pred_x1"]) <= TOL["x"]
     assert out.loss.item() == pytest.approx(g[f"{key}_loss"].item(), rel=TOL["loss_rel"])
     assert out.loss.requires_grad and not out.target_x1.requires_grad
+
+
+def test_fast_path_follows_weights_updated_in_place():
+    """The inference fast path caches folded biases; after an optimiser step (in-place updates) it must give what
+    the differentiable path gives, not the stale values."""
+    spec = golden_spec(SUBDIR)
+    model = _trainable(spec["student"])
+    case = golden_cases(SUBDIR)[0].values[0]
+    g = load_golden(SUBDIR, case["file"])
+    tokens, feats, lens = case["tokens"], g["features"], g["features_lens"]
+    from luxtts.train.objective import decoder_velocity, train_text_condition
+
+    def velocity(grad: bool):
+        with torch.set_grad_enabled(grad):
+            text, pad = train_text_condition(model, tokens, lens, feats.shape[1])
+            return decoder_velocity(model, g["t"], g["noise"], text, feats, pad, torch.ones(2)).detach()
+
+    before = velocity(False)  # fills the caches
+    assert _max_err(velocity(True), before) <= 1e-5
+    opt = torch.optim.SGD(model.parameters(), lr=1e-2)
+    out = flow_matching_loss(model, tokens, feats, lens, g["noise"], g["t"], g["speech_condition_mask"])
+    out.loss.backward()
+    opt.step()
+    fast, exact = velocity(False), velocity(True)
+    assert _max_err(fast, before) > 1e-3  # the weights did move
+    assert _max_err(fast, exact) <= 1e-5
