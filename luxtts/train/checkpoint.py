@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 
 from ..errors import CheckpointError
+from .modelio import config_file_name
 
 _NAME = re.compile(r"^step-(\d{8})$")
 
@@ -64,7 +65,7 @@ def save_checkpoint(run: os.PathLike, step: int, model, ema, optimizer, schedule
         trainer["scaler"] = scaler.state_dict()
     torch.save(trainer, tmp / "trainer.pt")
     vocab.write(tmp / "tokens.txt")
-    shutil.copyfile(config_path, tmp / config_path.name)
+    shutil.copyfile(config_path, tmp / config_file_name(config_path))
     (tmp / "state.json").write_text(json.dumps({**state, "step": step}, indent=1), encoding="utf-8")
     _fsync_dir(tmp)
     if final.exists():

@@ -22,14 +22,18 @@ from typing import Callable, List, Optional
 
 import torch
 
-from ..errors import InvalidOptionError
+from ..errors import InvalidOptionError, LuxTTSError
 from .batching import Batch, collate, make_batches
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import TrainConfig, lr_factor
 from .data import DatasetError, PreparedSet
 from .distill import distill_loss, draw_distill
-from .modelio import ModelSource, append_tokens, distill_student, load_model_folder, new_model, trainable, write_model_folder
+from .modelio import append_tokens, config_file_name, distill_student, load_model_folder, new_model, trainable, write_model_folder
 from .objective import draw_flow_matching, flow_matching_loss
+
+
+class TrainingDivergedError(LuxTTSError, RuntimeError):
+    """The training loss became NaN or infinite."""
 
 
 @dataclass
@@ -145,7 +149,7 @@ def fit(cfg: TrainConfig, stop_after: Optional[int] = None, log: Callable[[str],
     autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.precision)
 
     state = {"epoch": 0, "position": 0, "added_tokens": source.added_tokens,
-             "base_folder": str(source.folder) if source.folder else None, "config_name": source.config_path.name}
+             "base_folder": str(source.folder) if source.folder else None, "config_name": config_file_name(source.config_path)}
     step = 0
     resume = latest_checkpoint(run)
     if resume is not None:
@@ -200,6 +204,10 @@ def fit(cfg: TrainConfig, stop_after: Optional[int] = None, log: Callable[[str],
                     p.grad = torch.zeros_like(p)
                 grads.append(p.grad)
             _all_reduce_mean(grads + [loss_sum], world)
+            if not math.isfinite(float(loss_sum[0])) and scaler is None:
+                raise TrainingDivergedError(
+                    f"the loss is {float(loss_sum[0]) / cfg.accumulate} at step {step + 1}: lower --lr, raise "
+                    f"--warmup-steps, or resume from the last checkpoint ({last_save or 'none yet'})")
             norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip if cfg.grad_clip > 0 else math.inf)
             lr = opt.param_groups[0]["lr"]
             if scaler:

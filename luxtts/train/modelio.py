@@ -92,6 +92,11 @@ def load_model_folder(folder: os.PathLike) -> ModelSource:
     return ModelSource(model, Vocabulary.read(tokens), config, path, [])
 
 
+def config_file_name(config_path: Path) -> str:
+    """The name inference looks for: model.json for a ZipVoice-layout config, else config.json."""
+    return "model.json" if Path(config_path).name == "model.json" else "config.json"
+
+
 def _first(folder: Path, names: Sequence[str]) -> Optional[Path]:
     return next((folder / n for n in names if (folder / n).is_file()), None)
 
@@ -116,7 +121,9 @@ def append_tokens(source: ModelSource, tokens: Sequence[str], seed: int = 0) -> 
     old = model.embed.weight.detach()
     gen = torch.Generator().manual_seed(seed)
     rows = vocab.size - old.shape[0]
-    fresh = old.mean(0) + old.std(0) * torch.randn(rows, old.shape[1], generator=gen).to(old.dtype)
+    # One old row (a new model's pad alone) has no spread: then N(0, 1), nn.Embedding's own initialisation.
+    mean, std = (old.mean(0), old.std(0)) if old.shape[0] > 1 else (torch.zeros_like(old[0]), torch.ones_like(old[0]))
+    fresh = mean + std * torch.randn(rows, old.shape[1], generator=gen).to(old.dtype)
     embed = nn.Embedding(vocab.size, old.shape[1]).to(old.device, old.dtype)
     with torch.no_grad():
         embed.weight.copy_(torch.cat([old, fresh]))
@@ -163,7 +170,7 @@ def write_model_folder(out: os.PathLike, state_dict: Dict[str, torch.Tensor], vo
     try:
         save_file({k: v.detach().float().contiguous().cpu() for k, v in state_dict.items()},
                   str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        shutil.copyfile(config_path, tmp / config_path.name)
+        shutil.copyfile(config_path, tmp / config_file_name(config_path))
         vocab.write(tmp / "tokens.txt")
         voc = Path(vocoder) if vocoder is not None else (base_folder / "vocoder" if base_folder else None)
         if voc is not None and voc.is_dir():
