@@ -130,3 +130,23 @@ def test_new_tokens_are_appended_and_old_rows_and_ids_kept(setup, tmp_path):
     start = load_model_folder(model).model.state_dict()
     assert all(torch.equal(after[k], start[k]) for k in start if k.startswith(("text_encoder.", "embed.")))
     assert any(not torch.equal(after[k], start[k]) for k in start if k.startswith("fm_decoder."))
+
+
+def test_fine_tuning_on_a_new_language_grows_the_vocabulary_and_the_export_loads(setup, tmp_path):
+    import json
+
+    from luxtts import LuxTTS
+    from luxtts.train.modelio import Vocabulary
+
+    root, model = setup
+    manifest = tmp_path / "de.jsonl"
+    clips = root / "raw"
+    manifest.write_text("".join(json.dumps({"audio": str(clips / f"clip{i:02d}.wav"), "text": text}) + "\n"
+                                for i, text in enumerate(["Guten Morgen", "schöne Grüße", "über die Brücke"])))
+    prepare(manifest, tmp_path / "prep", PrepareOptions(lang="de", progress=False))
+    old = Vocabulary.read(model / "tokens.txt").token_to_id
+    run = fit(_cfg(setup, tmp_path / "run", data=str(tmp_path / "prep"), steps=1), log=lambda s: None)
+    new = Vocabulary.read(run.final_model / "tokens.txt").token_to_id
+    assert {t: new[t] for t in old} == old and set(new) - set(old) == {"ø", "y"}
+    tts = LuxTTS.from_pretrained(run.final_model, device="cpu")
+    assert tts.model.embed.weight.shape[0] == len(old) + 2
