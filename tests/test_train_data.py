@@ -4,7 +4,6 @@ import json
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from conftest import GOLDEN_DIR
 from luxtts.audio.features import prompt_features

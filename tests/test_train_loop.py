@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from golden_model import build_luxtts_folder
 from luxtts.train.config import TrainConfig
-from luxtts.train.data import PreparedSet, PrepareOptions, prepare
+from luxtts.train.data import PrepareOptions, prepare
 from luxtts.train.loop import export_checkpoint, fit
 from luxtts.train.modelio import append_tokens, load_model_folder
 from train_data import make_clips

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 from conftest import GOLDEN_DIR
