@@ -187,7 +187,7 @@ def fit(cfg: TrainConfig, stop_after: Optional[int] = None, log: Callable[[str],
                                "lower --max-frames or add data")
         while state["position"] < steps_in_epoch and step < cfg.steps:
             opt.zero_grad(set_to_none=True)
-            loss_sum = torch.zeros(2)  # (sum of micro-batch losses, frames) on this rank
+            loss_sum = torch.zeros(2, device=device)  # (sum of micro-batch losses, frames): all-reduced with the grads
             for j in range(cfg.accumulate):
                 index = state["position"] * per_step + j * world + rank
                 batch = collate(data, batches[index], vocab.token_to_id)
@@ -195,7 +195,7 @@ def fit(cfg: TrainConfig, stop_after: Optional[int] = None, log: Callable[[str],
                     loss = micro_loss(cfg, model, teacher, batch, device, (state["epoch"], index))
                 scaled = loss / cfg.accumulate
                 (scaler.scale(scaled) if scaler else scaled).backward()
-                loss_sum += torch.tensor([float(loss.detach()), batch.frames])
+                loss_sum += torch.tensor([float(loss.detach()), batch.frames], device=device)
             if scaler:
                 scaler.unscale_(opt)
             grads = []
