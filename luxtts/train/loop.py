@@ -49,14 +49,15 @@ def _seed_of(*parts) -> int:
     return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:8], "little") >> 1
 
 
-def _distributed():
+def _distributed(device: str):
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     if world > 1:
         import torch.distributed as dist
 
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() and os.environ.get("LUXTTS_DIST_BACKEND") != "gloo" else "gloo")
+            nccl = device.startswith("cuda") and os.environ.get("LUXTTS_DIST_BACKEND", "nccl") != "gloo"
+            dist.init_process_group("nccl" if nccl else "gloo")
     return rank, world
 
 
@@ -127,7 +128,7 @@ def validate(cfg, model, teacher, data, vocab, device) -> Optional[float]:
 def fit(cfg: TrainConfig, stop_after: Optional[int] = None, log: Callable[[str], None] = print) -> FitResult:
     """Train as ``cfg`` says, resuming from the run folder's latest checkpoint if there is one.
     ``stop_after``: leave after that step's checkpoint, as an interrupted run would (tests, time limits)."""
-    rank, world = _distributed()
+    rank, world = _distributed(cfg.device)
     device = torch.device(cfg.device if world == 1 or not cfg.device.startswith("cuda")
                           else f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
     run = Path(cfg.out)
