@@ -1,4 +1,4 @@
-"""Training throughput of the full-size model (ZipVoice dims, 122.7 M parameters with the distilled decoder):
+"""Training throughput of the full-size model (ZipVoice's published dims, 122.7 M parameters):
 frames per second, step time and peak memory of flow-matching (or distillation) steps on random data.
 
     python benchmarks/train_throughput.py --device cpu --steps 3 --batch 2 --frames 400
