@@ -192,6 +192,10 @@ from .eval import cli as _eval_cli  # noqa: E402 - argparse only; the evaluation
 
 register(Command("eval", _eval_cli.HELP, _eval_cli.configure, _eval_cli.run))
 
+from .train import cli as _train_cli  # noqa: E402 - argparse only; training code loads when a command runs
+
+register(Command("train", _train_cli.HELP, _train_cli.configure, _train_cli.run))
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from .linear import Linear, attend, tracing
+from .linear import Linear, attend, needs_grad, tracing
 
 # Masked scores are set to this value rather than -inf: exp(-1000 - max) is exactly zero in every float
 # format, and a row can never turn into NaN.
@@ -63,7 +63,8 @@ class AttentionWeights(nn.Module):
         q = proj[..., : h * dq].reshape(b, t, h, dq).transpose(1, 2)
         k = proj[..., h * dq : 2 * h * dq].reshape(b, t, h, dq).permute(0, 2, 3, 1)
         p = proj[..., 2 * h * dq :].reshape(b, t, h, dp).transpose(1, 2)
-        if tracing():
+        if tracing() or needs_grad(proj, pos):
+            # The blocked path writes softmax into a preallocated tensor (out=), which autograd cannot record.
             return _whole_weights(q, k, p, pos, key_mask)
         weights = torch.empty(b, h, t, t, dtype=proj.dtype, device=proj.device)
         # Query blocks small enough to stay in cache: each block's scores are built, offset by their positional
@@ -147,4 +148,6 @@ def _tanh(x: Tensor) -> Tensor:
     kernel is the slow one."""
     if x.device.type != "cpu":
         return torch.tanh(x)
+    if needs_grad(x):
+        return torch.sigmoid(x * 2.0) * 2.0 - 1.0  # sigmoid's backward reads its output: no in-place here
     return torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .linear import Linear
+from .linear import Linear, needs_grad, version_of
 
 # Offsets that make SwooshL(0) and SwooshR(0) almost exactly zero.
 _SWOOSH_L_SHIFT = 4.0
@@ -124,13 +124,16 @@ class ConvModule(nn.Module):
         return y.squeeze(2).transpose(1, 2)
 
     def _shifted_bias(self) -> Tensor:
-        """The convolution's bias minus SwooshR's shift, cached per bias tensor."""
+        """The convolution's bias minus SwooshR's shift, cached per bias tensor and version (recomputed with
+        gradients when training)."""
         bias = self.depthwise_conv.bias
+        if needs_grad(bias):
+            return bias - _SWOOSH_R_SHIFT
         cached = self.__dict__.get("_shifted")
-        if cached is None or cached[0] is not bias:
-            cached = (bias, bias.detach() - _SWOOSH_R_SHIFT)
+        if cached is None or cached[0] is not bias or cached[1] != version_of(bias):
+            cached = (bias, version_of(bias), bias.detach() - _SWOOSH_R_SHIFT)
             self.__dict__["_shifted"] = cached
-        return cached[1]
+        return cached[2]
 
     def _load_from_state_dict(self, *args, **kwargs):
         self.__dict__.pop("_shifted", None)

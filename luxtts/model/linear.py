@@ -23,6 +23,16 @@ def tracing() -> bool:
     return torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing()
 
 
+def needs_grad(*tensors: Optional[Tensor]) -> bool:
+    """Whether autograd records an op on these tensors (training): the fast paths below are then bypassed."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
+def version_of(t: Optional[Tensor]) -> int:
+    """The tensor's in-place version counter (an optimiser step bumps it), -1 for inference tensors and None."""
+    return -1 if t is None or t.is_inference() else t._version
+
+
 def onednn_linear_usable(x: Tensor, weight: Tensor) -> bool:
     """Whether :func:`linear` may use oneDNN for this input and weight."""
     return (
@@ -68,8 +78,10 @@ class Linear(nn.Linear):
     def effective_bias(self) -> Optional[Tensor]:
         if not (self.output_offset or self.input_offset):
             return self.bias
-        key = (self.weight.data_ptr(), self.weight.dtype, self.weight.device,
-               None if self.bias is None else self.bias.data_ptr())
+        if needs_grad(self.weight, self.bias):
+            return differentiable_folded_bias(self.weight, self.bias, self.input_offset, self.output_offset)
+        key = (self.weight.data_ptr(), self.weight.dtype, self.weight.device, version_of(self.weight),
+               None if self.bias is None else (self.bias.data_ptr(), version_of(self.bias)))
         cached = self.__dict__.get("_folded")
         if cached is None or cached[0] != key:
             cached = (key, folded_bias(self.weight, self.bias, self.input_offset, self.output_offset))
@@ -86,6 +98,13 @@ def folded_bias(weight: Tensor, bias: Optional[Tensor], input_offset: float, out
     w = weight.detach().double()
     b = torch.zeros(w.shape[0], dtype=torch.float64, device=w.device) if bias is None else bias.detach().double()
     return (b + output_offset + input_offset * w.sum(dim=1)).to(weight.dtype)
+
+
+def differentiable_folded_bias(weight: Tensor, bias: Optional[Tensor], input_offset: float,
+                               output_offset: float) -> Tensor:
+    """:func:`folded_bias` in the weight's dtype with gradients flowing to weight and bias (training)."""
+    out = weight.sum(dim=1) * input_offset + output_offset
+    return out if bias is None else out + bias
 
 
 def linear_add(x: Tensor, weight: Tensor, bias: Optional[Tensor], residual: Tensor) -> Tensor:
