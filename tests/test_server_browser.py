@@ -1,0 +1,216 @@
+"""The web page at / in a real headless Chromium (Debian's package, driven by Playwright) against a live server.
+
+The server runs on 127.0.0.1 with the golden model folder; the browser uploads the ARCTIC prompt as a voice,
+records another through Chromium's fake microphone (fed the same recording), speaks a sentence, and the audio
+that arrived is checked three ways: the page's own decode, the downloaded WAV read by soundfile, and the same
+request made directly over HTTP (same seed, so the same samples).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+from playwright.sync_api import expect, sync_playwright
+
+from golden_model import pipeline_cases, prompt_wav
+
+CHROMIUM = "/usr/bin/chromium"
+RATE = 48000
+SEED = 1234
+TIMEOUT_MS = 120_000
+
+
+class LiveServer:
+    """uvicorn serving ``app`` on a free loopback port, in a thread of this process."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/ready", timeout=5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if not self.thread.is_alive():
+                raise RuntimeError("the server thread exited during start-up")
+            time.sleep(0.2)
+        raise RuntimeError(f"the server at {self.url} was not ready within 120 s")
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def server(folder, tmp_path_factory):
+    from luxtts.server.app import create_app
+    from luxtts.server.settings import ServerSettings
+
+    home = tmp_path_factory.mktemp("luxtts_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LUXTTS_HOME", str(home))
+        mp.delenv("LUXTTS_API_KEY", raising=False)
+        settings = ServerSettings(model=str(folder), device="cpu", voices_db=str(home / "voices.sqlite"), port=0)
+        with LiveServer(create_app(settings)) as live:
+            yield live
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # --no-sandbox: CI runs as root. The fake microphone plays the ARCTIC prompt (once, then silence).
+    args = [
+        "--no-sandbox",
+        "--autoplay-policy=no-user-gesture-required",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={prompt_wav()}%noloop",
+    ]
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1000, "height": 1200})
+    context.grant_permissions(["microphone"], origin=server.url)
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    pg.page_errors = []
+    pg.on("pageerror", lambda exc: pg.page_errors.append(str(exc)))
+    pg.goto(server.url + "/")
+    expect(pg.locator("body")).to_have_attribute("data-ready", "1")
+    yield pg
+    context.close()
+
+
+def sse_pcm(url: str, body: dict) -> np.ndarray:
+    """The same request the page makes, over plain HTTP: int16 samples from the speech.audio.delta events."""
+    chunks, done = [], False
+    with httpx.stream("POST", url + "/v1/audio/speech", json=body, timeout=TIMEOUT_MS / 1000) as resp:
+        assert resp.status_code == 200, resp.read()
+        for line in resp.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            event = json.loads(line[5:].strip())
+            if event["type"] == "speech.audio.delta":
+                chunks.append(base64.b64decode(event["audio"]))
+            elif event["type"] == "speech.audio.done":
+                done = True
+    assert done
+    return np.frombuffer(b"".join(chunks), dtype="<i2")
+
+
+def upload_voice(page, name: str, transcript: str, path: Path | None = None) -> None:
+    page.fill("#voice-name", name)
+    if path is not None:
+        page.set_input_files("#voice-file", str(path))
+    page.fill("#voice-transcript", transcript)
+    page.click("#voice-upload")
+
+
+def test_page_uploads_a_voice_speaks_streams_and_downloads(page, server, tmp_path):
+    case = pipeline_cases()[0]
+    upload_voice(page, "arctic", case["prompt_text"], prompt_wav())
+    expect(page.locator("#status")).to_contain_text('Saved voice "arctic"')
+    expect(page.locator("#voice option:checked")).to_have_text("arctic")
+    voice_id = page.locator("#voice").input_value()
+    listed = httpx.get(server.url + "/v1/audio/voices").json()["data"]
+    assert [v["name"] for v in listed if v["id"] == voice_id] == ["arctic"]
+
+    page.fill("#text", case["text"])
+    page.click("details:has(#seed) > summary")
+    page.fill("#seed", str(SEED))
+    page.select_option("#rate", str(RATE))
+    page.click("#speak")
+    stats = page.locator("#stats")
+    expect(stats).to_have_attribute("data-state", re.compile("done|error"), timeout=TIMEOUT_MS)
+    assert page.locator("#error").is_hidden(), page.locator("#error").inner_text()
+    assert stats.get_attribute("data-state") == "done"
+
+    samples = int(stats.get_attribute("data-samples"))
+    assert samples > RATE // 2  # a whole sentence: well over half a second
+    assert int(stats.get_attribute("data-sample-rate")) == RATE
+    # The browser's own decoder read the assembled WAV back at full length: it is playable.
+    assert int(stats.get_attribute("data-decoded-samples")) == samples
+    assert int(stats.get_attribute("data-ttfa-ms")) >= 0
+    assert re.fullmatch(r"\d+ ms", page.inner_text("#ttfa"))
+    assert re.fullmatch(r"\d+\.\d{3}", page.inner_text("#rtf"))
+    assert page.inner_text("#duration") == f"{samples / RATE:.2f} s"
+    expect(page.locator("#player")).to_be_visible()
+
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+
+    with page.expect_download() as info:
+        page.click("#download")
+    saved = tmp_path / "download.wav"
+    info.value.save_as(saved)
+    audio, rate = sf.read(saved, dtype="int16")
+    assert rate == RATE and audio.ndim == 1 and audio.shape[0] == samples
+    assert np.abs(audio.astype(np.float64)).mean() > 100  # speech, not silence
+
+    # Same request without the browser: the samples the page played and saved are exactly the server's.
+    direct = sse_pcm(server.url, {"model": "luxtts", "input": case["text"], "voice": voice_id,
+                                  "response_format": "pcm", "stream_format": "sse", "speed": 1.0,
+                                  "sample_rate": RATE, "seed": SEED})
+    np.testing.assert_array_equal(audio, direct)
+    assert page.page_errors == []
+
+
+def test_page_records_a_voice_with_the_microphone(page, server):
+    page.click("#record")
+    expect(page.locator("#record-stop")).to_be_enabled()
+    page.wait_for_timeout(3500)
+    page.click("#record-stop")
+    status = page.locator("#record-status")
+    expect(status).to_have_attribute("data-seconds", re.compile(r"\d"))
+    assert 2.0 < float(status.get_attribute("data-seconds")) < 10.0
+    expect(page.locator("#record-preview")).to_be_visible()
+    upload_voice(page, "microphone", pipeline_cases()[0]["prompt_text"])
+    expect(page.locator("#status")).to_contain_text('Saved voice "microphone"')
+    expect(page.locator("#voice option:checked")).to_have_text("microphone")
+    names = [v["name"] for v in httpx.get(server.url + "/v1/audio/voices").json()["data"]]
+    assert "microphone" in names
+    assert page.page_errors == []
+
+
+def test_page_shows_the_servers_error_message(page, server, tmp_path):
+    bogus = tmp_path / "notes.wav"
+    bogus.write_bytes(b"this is a text file, not a recording\n" * 20)
+    before = httpx.get(server.url + "/v1/audio/voices").json()["data"]
+    upload_voice(page, "bogus", "some words", bogus)
+    error = page.locator("#error")
+    expect(error).to_be_visible()
+    # The OpenAI-shaped error reaches the user: its message, the field at fault and the HTTP status.
+    expect(error).to_contain_text("Could not save the voice")
+    expect(error).to_contain_text("audio_sample")
+    expect(error).to_contain_text(re.compile(r"HTTP 4\d\d"))
+    assert httpx.get(server.url + "/v1/audio/voices").json()["data"] == before
+
+    page.fill("#text", "   ")
+    page.click("#speak")
+    expect(error).to_contain_text("Text: type something to speak")
+    assert page.page_errors == []
