@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List, Optional, Sequence
 
-from .errors import InvalidOptionError, LuxTTSError, TextError, TranscriptionUnavailableError, VoiceNotFoundError
+from .errors import (InvalidOptionError, LuxTTSError, TextError, TranscriptionUnavailableError, VoiceExistsError,
+                     VoiceNotFoundError)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-USAGE_ERRORS = (InvalidOptionError, TextError, VoiceNotFoundError, TranscriptionUnavailableError)
+USAGE_ERRORS = (InvalidOptionError, TextError, VoiceNotFoundError, VoiceExistsError, TranscriptionUnavailableError)
 DEFAULT_MODEL_ENV = "LUXTTS_MODEL"
 FORMATS = ("wav", "flac", "mp3", "ogg")
 SAMPLE_RATES = (48000, 24000)
@@ -278,25 +279,35 @@ def _run_voice_add(args: argparse.Namespace) -> int:
     from .hub import resolve_model
     from .pipeline import encode_voice
     from .text import EmiliaTokenizer
-    from .voices import check_name, save_voice, voice_path
+    from .voices import check_name, open_library
 
     check_name(args.name)
-    if voice_path(args.name).exists() and not args.force:
-        raise InvalidOptionError(f"a voice named {args.name!r} already exists; use --force to replace it")
-    files = resolve_model(args.model or _default_model())
-    prompt = encode_voice(args.audio, EmiliaTokenizer(files.tokens), duration=args.duration, rms=args.rms,
-                          text=args.text)
-    path = save_voice(args.name, prompt, overwrite=args.force)
-    print(f"saved voice {args.name!r} ({prompt.duration:.1f} s: {prompt.transcript!r}) to {path}")
+    audio_path = Path(args.audio).expanduser()
+    with open_library() as store:
+        if not args.force and args.name in store.names():
+            raise VoiceExistsError(f"a voice named {args.name!r} already exists; use --force to replace it")
+        files = resolve_model(args.model or _default_model())
+        prompt = encode_voice(args.audio, EmiliaTokenizer(files.tokens), duration=args.duration, rms=args.rms,
+                              text=args.text)
+        try:
+            audio = audio_path.read_bytes()
+        except OSError as e:
+            raise InvalidOptionError(f"cannot read the recording {args.audio}: {e}") from None
+        record = store.create(args.name, prompt, audio=audio, audio_filename=audio_path.name,
+                              transcript=prompt.transcript or "", replace=args.force)
+        where = store.location
+    print(f"saved voice {args.name!r} ({prompt.duration:.1f} s: {prompt.transcript!r}) as {record.id} in {where}")
     return EXIT_OK
 
 
 def _run_voice_list(args: argparse.Namespace) -> int:
-    from .voices import list_voices, voices_dir
+    from .voices import open_library
 
-    names = list_voices()
+    with open_library() as store:
+        names = store.names()
+        where = store.location
     if not names:
-        print(f"no saved voices in {voices_dir()} (add one with: luxtts voice add NAME REF.wav --text ...)",
+        print(f"no saved voices in {where} (add one with: luxtts voice add NAME REF.wav --text ...)",
               file=sys.stderr)
     for name in names:
         print(name)
@@ -306,8 +317,8 @@ def _run_voice_list(args: argparse.Namespace) -> int:
 def _run_voice_rm(args: argparse.Namespace) -> int:
     from .voices import remove_voice
 
-    path = remove_voice(args.name)
-    print(f"removed voice {args.name!r} ({path})")
+    record = remove_voice(args.name)
+    print(f"removed voice {record.name!r} ({record.id})")
     return EXIT_OK
 
 

@@ -80,3 +80,18 @@ class VoiceNotFoundError(LuxTTSError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class VoiceExistsError(LuxTTSError, ValueError):
+    """A voice of that name is already in the voice library."""
+
+
+class ConsentNotFoundError(LuxTTSError, KeyError):
+    """A voice consent id does not exist."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class VoiceStoreError(LuxTTSError, RuntimeError):
+    """The voice library cannot be opened or used (bad URL, unreachable server, newer schema, missing driver)."""
