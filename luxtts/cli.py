@@ -364,6 +364,10 @@ from .bench import cli as _bench_cli  # noqa: E402 - argparse only; the benchmar
 
 register(Command("bench", _bench_cli.HELP, _bench_cli.configure, _bench_cli.run))
 
+from .server import cli as _serve_cli  # noqa: E402 - argparse only; the server loads when it runs
+
+register(Command("serve", _serve_cli.HELP, _serve_cli.configure, _serve_cli.run))
+
 
 def _voice_help() -> int:
     raise InvalidOptionError("voice needs an action: add, list or rm (see luxtts voice --help)")

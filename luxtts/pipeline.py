@@ -181,7 +181,7 @@ class LuxTTS:
                  t_shift: Optional[float] = None, speed: Optional[float] = None, seed: Optional[int] = None,
                  noise: Optional[torch.Tensor] = None, smooth: bool = False, sample_rate: Optional[int] = None,
                  chunk_tokens: Optional[int] = longform.DEFAULT_CHUNK_TOKENS,
-                 batch_frames: Optional[int] = None,
+                 batch_frames: Optional[int] = None, first_chunk_tokens: Optional[int] = None,
                  crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
                  progress: Optional[Progress] = None) -> SpeechResult:
         """Speak ``text`` (any length) in the voice of ``prompt``; see :meth:`stream` for the arguments."""
@@ -190,7 +190,8 @@ class LuxTTS:
         pieces = list(self.stream(
             text, prompt, options, num_steps=num_steps, guidance_scale=guidance_scale, t_shift=t_shift,
             speed=speed, seed=seed, noise=noise, smooth=smooth, sample_rate=sample_rate,
-            chunk_tokens=chunk_tokens, batch_frames=batch_frames, crossfade_ms=crossfade_ms,
+            chunk_tokens=chunk_tokens, batch_frames=batch_frames, first_chunk_tokens=first_chunk_tokens,
+            crossfade_ms=crossfade_ms,
             trim_joins=trim_joins, progress=progress, timings=timings, chunk_infos=infos,
         ))
         rate = self._output_rate(sample_rate)
@@ -202,7 +203,7 @@ class LuxTTS:
                t_shift: Optional[float] = None, speed: Optional[float] = None, seed: Optional[int] = None,
                noise: Optional[torch.Tensor] = None, smooth: bool = False, sample_rate: Optional[int] = None,
                chunk_tokens: Optional[int] = longform.DEFAULT_CHUNK_TOKENS,
-               batch_frames: Optional[int] = None,
+               batch_frames: Optional[int] = None, first_chunk_tokens: Optional[int] = None,
                crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
                progress: Optional[Progress] = None, timings: Optional[Dict[str, float]] = None,
                chunk_infos: Optional[List[ChunkInfo]] = None) -> Iterator[torch.Tensor]:
@@ -212,7 +213,8 @@ class LuxTTS:
         fields (keywords win; None = the model's default). noise: x0 (1, frames, 100) for one pass.
         smooth: only the 24 kHz head of a 48 kHz vocoder. sample_rate: output rate (None = the vocoder's).
         chunk_tokens: most target tokens per pass, cut at punctuation then word gaps (None = no chunking;
-        prompt + text beyond ~200 tokens is known to cause spurious pauses). batch_frames: budget of
+        prompt + text beyond ~200 tokens is known to cause spurious pauses). first_chunk_tokens: cut the first
+        chunk at most this long (the same way) so that the first audio comes sooner. batch_frames: budget of
         batch size x frames per model call (None: 4000 on a GPU, one chunk per call on a CPU).
         crossfade_ms: overlap at each join. trim_joins: cut silence at the joins (never at the outer edges).
         progress(done, total) is called after each batch.
@@ -231,7 +233,7 @@ class LuxTTS:
         speed_eff = opts.speed * self.defaults.speed_factor
 
         t0 = time.perf_counter()
-        token_chunks = self._token_chunks(text, None if noise is not None else chunk_tokens)
+        token_chunks = self._token_chunks(text, None if noise is not None else chunk_tokens, first_chunk_tokens)
         chunks = longform.plan_chunks(token_chunks, voice.num_frames, len(voice.tokens), speed_eff)
         stats["text"] += time.perf_counter() - t0
 
@@ -273,7 +275,8 @@ class LuxTTS:
             raise InvalidOptionError(f"sample_rate must be an integer from 8000 to 192000 Hz, got {sample_rate!r}")
         return sample_rate
 
-    def _token_chunks(self, text: TextInput, chunk_tokens: Optional[int]) -> List[List[int]]:
+    def _token_chunks(self, text: TextInput, chunk_tokens: Optional[int],
+                      first_chunk_tokens: Optional[int] = None) -> List[List[int]]:
         if not isinstance(text, str):
             return [self._check_ids(text)]
         if not text.strip():
@@ -285,7 +288,16 @@ class LuxTTS:
             return [self.tokenizer.encode(text)]
         from .text import chunk_tokens as split_tokens
 
-        pieces = split_tokens(self.tokenizer.text_to_tokens(text), chunk_tokens)
+        if first_chunk_tokens is not None and (isinstance(first_chunk_tokens, bool)
+                                               or not isinstance(first_chunk_tokens, int) or first_chunk_tokens < 0):
+            raise InvalidOptionError(f"first_chunk_tokens must be an integer >= 0 (0 or None: off), got {first_chunk_tokens!r}")
+        symbols = self.tokenizer.text_to_tokens(text)
+        pieces = []
+        if first_chunk_tokens and first_chunk_tokens < chunk_tokens:
+            pieces = split_tokens(symbols, first_chunk_tokens)[:1]
+            symbols = symbols[len(pieces[0]):]
+        if symbols:
+            pieces += split_tokens(symbols, chunk_tokens)
         ids = [c for c in (self.tokenizer.tokens_to_ids(p) for p in pieces) if c]
         if not ids:
             self.tokenizer.encode(text)  # raises the tokenizer's own UnspeakableTextError

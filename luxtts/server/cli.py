@@ -1,0 +1,102 @@
+"""``luxtts serve``: the OpenAI-compatible speech server. Light at import (argparse only)."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "serve speech over HTTP (OpenAI's /v1/audio/speech, a voice library, a web page); needs luxtts[server]"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    from .settings import API_KEY_ENV, DEFAULT_PORT
+
+    p.add_argument("--model", default=None, help="model folder or Hugging Face repo id (default: $LUXTTS_MODEL "
+                                                 "or YatharthS/LuxTTS)")
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    p.add_argument("--dtype", default=None, help="float32 (default), float16 or bfloat16")
+    p.add_argument("--quantize", choices=["int8"], default=None, help="int8 linear layers (CPU, float32)")
+    p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: available cores)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--voices-db", default=None, metavar="URL",
+                   help="voice library: a SQLite file or sqlite:///path, or postgresql://user@host/db "
+                        "(default: $LUXTTS_VOICES_DB, else voices.db in the luxtts data dir)")
+    p.add_argument("--max-queue", type=int, default=16,
+                   help="speech requests admitted at once (running or waiting); more get 429 (default 16)")
+    p.add_argument("--api-key", default=None,
+                   help=f"require 'Authorization: Bearer KEY' on /v1 (default: ${API_KEY_ENV} if set). Prefer the "
+                        "environment variable: a command line is visible to other users")
+    p.add_argument("--require-consent", action="store_true",
+                   help="new voices need a consent id from POST /v1/audio/voice_consents")
+    p.add_argument("--max-upload-mb", type=float, default=20.0, help="largest voice upload in MiB (default 20)")
+    p.add_argument("--max-upload-seconds", type=float, default=120.0,
+                   help="longest voice upload in seconds (default 120)")
+    p.add_argument("--first-chunk-tokens", type=int, default=30,
+                   help="cut each request's first text chunk this short for early audio (0: off; default 30)")
+    p.add_argument("--drain-seconds", type=float, default=120.0,
+                   help="on SIGTERM/SIGINT, wait this long for requests in progress (default 120)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def settings_from_args(args: argparse.Namespace):
+    import os
+
+    from ..errors import InvalidOptionError
+    from ..hub import DEFAULT_MODEL
+    from .settings import ServerSettings
+
+    if args.max_upload_mb <= 0:
+        raise InvalidOptionError(f"--max-upload-mb must be > 0, got {args.max_upload_mb}")
+    return ServerSettings(
+        model=str(args.model or os.environ.get("LUXTTS_MODEL") or DEFAULT_MODEL), device=args.device, dtype=args.dtype, quantize=args.quantize,
+        threads=args.threads, host=args.host, port=args.port, voices_db=args.voices_db, max_queue=args.max_queue,
+        api_key=args.api_key, require_consent=args.require_consent,
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_upload_seconds=args.max_upload_seconds,
+        first_chunk_tokens=args.first_chunk_tokens,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    settings = settings_from_args(args)
+    try:
+        import uvicorn
+
+        from .app import create_app
+    except ImportError as exc:
+        from ..errors import LuxTTSError
+
+        raise LuxTTSError(f"luxtts serve needs the server extra: pip install 'luxtts[server]' ({exc})") from None
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=args.log_level,
+                            timeout_graceful_shutdown=args.drain_seconds, access_log=False)
+    server = _DrainingServer(config, app.state.luxtts)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    logging.getLogger("luxtts.server").info("serving %s on http://%s:%d (API key %s)", settings.model, host,
+                                            settings.port, "required" if settings.api_key else "off")
+    server.run()
+    return 0
+
+
+def _server_class():
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        """On SIGTERM/SIGINT: /ready turns 503 and new speech is refused while requests in progress finish."""
+
+        def __init__(self, config, state) -> None:
+            super().__init__(config)
+            self.luxtts = state
+
+        def handle_exit(self, sig, frame) -> None:
+            self.luxtts.draining = True
+            super().handle_exit(sig, frame)
+
+    return DrainingServer
+
+
+def _DrainingServer(config, state):  # noqa: N802 - builds the uvicorn subclass lazily
+    return _server_class()(config, state)
