@@ -11,10 +11,8 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
-import threading
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
@@ -23,6 +21,7 @@ import soundfile as sf
 from playwright.sync_api import expect, sync_playwright
 
 from golden_model import pipeline_cases, prompt_wav
+from server_live import free_port, live_server
 
 CHROMIUM = "/usr/bin/chromium"
 RATE = 48000
@@ -30,51 +29,18 @@ SEED = 1234
 TIMEOUT_MS = 120_000
 
 
-class LiveServer:
-    """uvicorn serving ``app`` on a free loopback port, in a thread of this process."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> "LiveServer":
-        self.thread.start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/ready", timeout=5).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if not self.thread.is_alive():
-                raise RuntimeError("the server thread exited during start-up")
-            time.sleep(0.2)
-        raise RuntimeError(f"the server at {self.url} was not ready within 120 s")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
-def server(folder, tmp_path_factory):
-    from luxtts.server.app import create_app
+def server(folder, tts, tmp_path_factory):
     from luxtts.server.settings import ServerSettings
 
     home = tmp_path_factory.mktemp("luxtts_home")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("LUXTTS_HOME", str(home))
         mp.delenv("LUXTTS_API_KEY", raising=False)
-        settings = ServerSettings(model=str(folder), device="cpu", voices_db=str(home / "voices.sqlite"), port=0)
-        with LiveServer(create_app(settings)) as live:
-            yield live
+        settings = ServerSettings(model=str(folder), device="cpu", voices_db=str(home / "voices.sqlite"),
+                                  port=free_port())
+        with live_server(settings, tts) as url:
+            yield SimpleNamespace(url=url)
 
 
 @pytest.fixture(scope="module")
