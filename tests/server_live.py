@@ -46,3 +46,54 @@ def live_server(settings, tts=None, ready_timeout: float = 120.0) -> Iterator[st
     finally:
         server.should_exit = True
         thread.join(60)
+
+
+def encode_with_av(samples, rate: int, container: str, codec: str) -> bytes:
+    """float32 mono samples -> a file in ``container`` (e.g. "mp4"/"aac", "webm"/"libopus") made by PyAV."""
+    import io
+
+    import av
+    import numpy as np
+
+    buf = io.BytesIO()
+    with av.open(buf, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.asarray(samples, dtype=np.float32)[None], format="flt", layout="mono")
+        frame.sample_rate = rate
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=rate)
+        fifo = av.AudioFifo()
+        for converted in resampler.resample(frame):
+            fifo.write(converted)
+        size = stream.codec_context.frame_size or 1024
+        while fifo.samples:
+            chunk = fifo.read(min(size, fifo.samples))
+            for packet in stream.encode(chunk):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def decode_audio(data: bytes, fmt: str, rate: int):
+    """Response bytes -> float32 samples at ``rate``, by a standard decoder: libsndfile for wav/flac, ffmpeg
+    (PyAV) for the rest, numpy for raw pcm. Opus decoders always give 48 kHz: that is resampled back here."""
+    import io
+
+    import av
+    import numpy as np
+    import soundfile as sf
+
+    if fmt == "pcm":
+        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    if fmt in ("wav", "flac"):
+        samples, got = sf.read(io.BytesIO(data), dtype="float32")
+        assert got == rate
+        return samples
+    pieces = []
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+    with av.open(io.BytesIO(data), mode="r") as container:
+        for frame in container.decode(audio=0):
+            assert frame.sample_rate == (48000 if fmt == "opus" else rate)
+            pieces += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
+    pieces += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
+    return np.concatenate(pieces)

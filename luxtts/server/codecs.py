@@ -2,7 +2,7 @@
 
 pcm and wav are written here (16-bit little-endian mono; a streamed wav carries 0xFFFFFFFF sizes, as
 streaming writers do). mp3 (LAME), opus (in Ogg), aac (ADTS) and flac are encoded with PyAV, whose wheels
-carry ffmpeg's libraries, so nothing outside Python is needed. Uploads are read by luxtts's own loader
+carry ffmpeg's libraries, so nothing outside Python is needed. Every format but flac streams. Uploads are read by luxtts's own loader
 (libsndfile: wav, flac, ogg, mp3); containers it cannot read (m4a/mp4, webm, aac) are decoded by PyAV first.
 """
 
@@ -28,6 +28,9 @@ CONTENT_TYPES = {
 _AV = {"mp3": ("mp3", "libmp3lame", 64000), "opus": ("ogg", "libopus", 48000), "aac": ("adts", "aac", 64000),
        "flac": ("flac", "flac", None)}
 _STREAMED_SIZE = 0xFFFFFFFF
+# flac's header holds the total length and an MD5 that are known only at the end, and libsndfile (soundfile)
+# cannot read a flac whose header leaves them out: a flac response is sent whole, when it is complete.
+WHOLE_FILE_FORMATS = ("flac",)
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
@@ -92,13 +95,24 @@ class _Sink:
         return out
 
 
+class _Buffer(io.BytesIO):
+    """A seekable sink that hands out nothing until the end, so the muxer can finish its header in place."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.done = False
+
+    def drain(self) -> bytes:
+        return self.getvalue() if self.done else b""
+
+
 class AVEncoder(Encoder):
     def __init__(self, fmt: str, sample_rate: int) -> None:
         import av
 
         super().__init__(sample_rate)
         container, codec, bit_rate = _AV[fmt]
-        self._sink = _Sink()
+        self._sink = _Buffer() if fmt in WHOLE_FILE_FORMATS else _Sink()
         self._out = av.open(self._sink, mode="w", format=container)
         self._stream = self._out.add_stream(codec, rate=sample_rate, layout="mono")
         if bit_rate:
@@ -143,6 +157,8 @@ class AVEncoder(Encoder):
                 self._encode(converted)
             self._encode(None)
             self._out.close()
+            if isinstance(self._sink, _Buffer):
+                self._sink.done = True
         return self._sink.drain()
 
     def close(self) -> None:
