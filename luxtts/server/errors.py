@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Dict, Optional
 
 from .. import errors as lux
@@ -40,12 +41,15 @@ def bad_request(message: str, param: Optional[str], code: str = "invalid_value")
 
 
 def from_luxtts(exc: lux.LuxTTSError, param: Optional[str]) -> APIError:
-    """A library error raised by a request's input -> the 4xx that says so."""
-    if isinstance(exc, lux.VoiceNotFoundError):
-        return APIError(404, str(exc), param=param, code="voice_not_found")
+    """A library error raised by a request's input -> the 4xx that says so, naming the field."""
     if isinstance(exc, lux.TranscriptionUnavailableError):
-        return APIError(400, f"{exc}; send the words of the recording as 'transcript'", param="transcript",
-                        code="transcript_required")
+        return APIError(400, f"'transcript': {exc}", param="transcript", code="transcript_required")
+    # the loader names in-memory uploads "<N bytes>"; the field name says more to a client
+    message = re.sub(r"^<[^>]*>: ", "", str(exc))
+    if param:
+        message = f"'{param}': {message}"
+    if isinstance(exc, lux.VoiceNotFoundError):
+        return APIError(404, message, param=param, code="voice_not_found")
     if isinstance(exc, lux.EmptyAudioError):
         code = "empty_audio"
     elif isinstance(exc, lux.SilentAudioError):
@@ -58,4 +62,4 @@ def from_luxtts(exc: lux.LuxTTSError, param: Optional[str]) -> APIError:
         code = "invalid_text"
     else:
         code = "invalid_value"
-    return APIError(400, str(exc), param=param, code=code)
+    return APIError(400, message, param=param, code=code)

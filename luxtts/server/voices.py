@@ -95,6 +95,13 @@ def add_routes(app, state) -> None:
             raise from_luxtts(exc, "transcript") from None
         except lux.LuxTTSError as exc:
             raise from_luxtts(exc, "audio_sample") from None
+        except Exception as exc:  # noqa: BLE001 - only speech recognition can fail this way (model download...)
+            if transcript is not None:
+                raise
+            logger.warning("speech recognition failed: %s", type(exc).__name__)
+            raise bad_request(f"no 'transcript' was sent and speech recognition failed on this server "
+                              f"({type(exc).__name__}); send the words of the recording as 'transcript'",
+                              "transcript", "transcript_required") from None
         try:
             record = await run_in_threadpool(
                 lambda: state.store.create(name, prompt, audio=raw, audio_filename=filename,
