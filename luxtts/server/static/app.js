@@ -519,6 +519,24 @@
     run.player.stop();
   }
 
+  // Until the model is loaded the server answers speech with 503: say so rather than let a click fail.
+  async function watchReady() {
+    for (let wait = 1000; ; wait = Math.min(wait * 1.5, 5000)) {
+      let body = null;
+      try {
+        const resp = await fetch("ready");
+        body = await resp.json().catch(() => null);
+        if (resp.ok) {
+          if ($("status").dataset.loading) { delete $("status").dataset.loading; setStatus("Ready."); }
+          return;
+        }
+      } catch (_) { /* server restarting: keep asking */ }
+      $("status").dataset.loading = "1";
+      setStatus(`The server is not ready yet (${body && body.status ? body.status : "unreachable"}); waiting…`);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
   // ---------- wiring ----------
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -532,6 +550,7 @@
     $("stop").addEventListener("click", stop);
     $("text").addEventListener("input", updateCount);
     updateCount();
+    watchReady();
     Promise.all([loadModels(), loadVoices()]).then(() => { document.body.dataset.ready = "1"; });
   });
 })();
