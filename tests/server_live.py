@@ -18,8 +18,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def live_server(settings, tts=None, ready_timeout: float = 120.0) -> Iterator[str]:
-    """Serve ``create_app(settings, tts)`` and yield its base URL once /ready says so; stop it afterwards."""
+def live_server(settings, tts=None, ready_timeout: float = 120.0, wait_ready: bool = True) -> Iterator[str]:
+    """Serve ``create_app(settings, tts)`` and yield its base URL once /ready says so (or, with
+    ``wait_ready=False``, once it answers at all); stop it afterwards."""
     import uvicorn
 
     from luxtts.server.app import create_app
@@ -33,7 +34,7 @@ def live_server(settings, tts=None, ready_timeout: float = 120.0) -> Iterator[st
     deadline = time.monotonic() + ready_timeout
     while True:
         try:
-            if httpx.get(url + "/ready", timeout=5).status_code == 200:
+            if httpx.get(url + "/ready", timeout=5).status_code == 200 or not wait_ready:
                 break
         except httpx.TransportError:
             pass
@@ -97,3 +98,18 @@ def decode_audio(data: bytes, fmt: str, rate: int):
             pieces += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
     pieces += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
     return np.concatenate(pieces)
+
+
+def metric(text: str, name: str) -> float:
+    """The value of an unlabelled metric in Prometheus text (0 if absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def voice_form(name: str, transcript: str) -> dict:
+    from golden_model import prompt_wav
+
+    return {"data": {"name": name, "transcript": transcript},
+            "files": {"audio_sample": ("voice.wav", prompt_wav().read_bytes(), "audio/wav")}}

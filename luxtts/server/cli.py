@@ -78,10 +78,13 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("luxtts.server").info("serving %s on http://%s:%d (API key %s)", settings.model, host,
                                             settings.port, "required" if settings.api_key else "off")
     server.run()
+    logging.getLogger("luxtts.server").info("stopped")
     return 0
 
 
 def _server_class():
+    import signal
+
     import uvicorn
 
     class DrainingServer(uvicorn.Server):
@@ -92,8 +95,13 @@ def _server_class():
             self.luxtts = state
 
         def handle_exit(self, sig, frame) -> None:
+            # uvicorn's own handler re-raises the signal after the drain, so that the process dies of it; a
+            # clean drain is a clean exit here (status 0). A second SIGINT still forces the exit.
             self.luxtts.draining = True
-            super().handle_exit(sig, frame)
+            if self.should_exit and sig == signal.SIGINT:
+                self.force_exit = True
+            else:
+                self.should_exit = True
 
     return DrainingServer
 
