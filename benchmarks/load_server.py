@@ -6,6 +6,7 @@ streamed raw pcm, or SSE deltas), waits for the whole answer, and repeats until 
 flight then finish). A 429 is counted and retried after its Retry-After; anything else that is not a 200
 with decodable audio is an error. Prints throughput (audio seconds per wall second), p50/p95/p99 time to
 first audio and total latency, the 429 and error counts, and the server's RSS after warm-up and at the end.
+Latencies are over the requests that completed; those cut at the end of --drain-seconds are counted apart.
 
     python benchmarks/load_server.py                                  # full-size random model, fp32 and int8, 32 clients, 120 s
     python benchmarks/load_server.py --clients 4 --seconds 20 --golden   # quick check on the small golden test model
@@ -144,6 +145,22 @@ class Server:
             time.sleep(0.5)
         raise SystemExit(f"the server was not ready within {timeout:.0f} s; log: {self.log_path}")
 
+    def settle(self, timeout: float = 60.0) -> bool:
+        """Wait until the server reports no speech request in flight (cancelled ones included)."""
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                text = httpx.get(self.url + "/metrics", timeout=10).text
+                values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith("luxtts_in_flight ")]
+                if values and values[0] == 0:
+                    return True
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.5)
+        return False
+
     def rss(self) -> int:
         import psutil
 
@@ -181,9 +198,15 @@ class Tally:
     results: List[Result] = field(default_factory=list)
     rejected: int = 0   # 429s
     errors: List[str] = field(default_factory=list)
+    cut: int = 0        # still running when --drain-seconds ran out: cancelled by disconnecting
+    cut_audio_s: float = 0.0  # audio those had already streamed
 
 
-async def one_request(client, url: str, voice: str, text: str, kind: str, mode: str) -> Result:
+async def one_request(client, url: str, voice: str, text: str, kind: str, mode: str,
+                      live: Optional[Dict[str, float]] = None) -> Result:
+    """One speech request received in ``mode``; ``live["audio_s"]`` follows the streamed audio as it arrives."""
+    live = live if live is not None else {}
+    live["audio_s"] = 0.0
     body = {"model": "luxtts", "input": text, "voice": voice, "speed": 1.0}
     if mode == "wav":
         body.update(response_format="wav")
@@ -213,6 +236,7 @@ async def one_request(client, url: str, voice: str, text: str, kind: str, mode: 
                     if piece and first is None:
                         first = time.perf_counter()
                     data += piece
+                    live["audio_s"] = len(data) / 2 / RATE
                 elif event.get("type") == "speech.audio.done":
                     done = True
                 elif event.get("type") == "error" or "error" in event:
@@ -224,6 +248,8 @@ async def one_request(client, url: str, voice: str, text: str, kind: str, mode: 
                 if piece and first is None:
                     first = time.perf_counter()
                 data += piece
+                if mode != "wav":
+                    live["audio_s"] = len(data) / 2 / RATE
     end = time.perf_counter()
     if mode == "wav":
         import soundfile as sf
@@ -252,8 +278,13 @@ async def client_loop(cid: int, url: str, voice: str, wl: Workload, deadline: fl
             kind = "long" if rng.random() < long_share else "short"
             text = rng.choice(wl.long_texts if kind == "long" else wl.short_texts)
             mode = MODES[rng.randrange(len(MODES))]
+            live: Dict[str, float] = {}
             try:
-                res = await one_request(client, url, voice, text, kind, mode)
+                res = await one_request(client, url, voice, text, kind, mode, live)
+            except asyncio.CancelledError:
+                tally.cut += 1
+                tally.cut_audio_s += live.get("audio_s", 0.0)
+                raise
             except Exception as exc:  # noqa: BLE001 - a dropped connection or a timeout is an error here
                 res = Result(kind, mode, 0, error=f"{type(exc).__name__}: {exc}")
             if res.status == 429:
@@ -285,7 +316,12 @@ async def run_clients(server: Server, voice: str, wl: Workload, args) -> Dict:
     deadline = t0 + args.seconds
     tasks = [asyncio.create_task(client_loop(i, server.url, voice, wl, deadline, args.long_share, tally, args.seed))
              for i in range(args.clients)]
-    await asyncio.gather(*tasks)
+    # Clients start nothing after the deadline; what is in flight gets --drain-seconds to finish, then the
+    # client disconnects (which the server must turn into cancelled chunks, not wasted compute).
+    _, pending = await asyncio.wait(tasks, timeout=args.seconds + args.drain_seconds)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     wall = time.perf_counter() - t0
     stop.set()
     await sampler
@@ -318,6 +354,10 @@ def report(variant: str, out: Dict, rss_start: int, rss_end: int, args) -> Dict:
           f"(+ {out['wall'] - args.seconds:.1f} s to finish those in flight), max queue {args.max_queue}")
     print(f"throughput {audio / out['wall']:.3f} audio s / wall s  ({audio:.1f} s of audio in {out['wall']:.1f} s); "
           f"{len(tally.results)} requests ok, {tally.rejected} x 429, {len(tally.errors)} errors")
+    if tally.cut:
+        print(f"{tally.cut} requests still running after --drain-seconds were cancelled (they had streamed "
+              f"{tally.cut_audio_s:.1f} s of audio: {(audio + tally.cut_audio_s) / out['wall']:.3f} audio s / wall s "
+              "counting it)")
     print(f"server RSS {rss_start / 2**20:.0f} MB after warm-up, {rss_end / 2**20:.0f} MB at the end "
           f"({growth:+.1f} %), peak {out['rss_peak'] / 2**20:.0f} MB")
     print("\n| requests | n | TTFA p50 s | TTFA p95 s | TTFA p99 s | total p50 s | total p95 s | total p99 s |")
@@ -335,7 +375,7 @@ def report(variant: str, out: Dict, rss_start: int, rss_end: int, args) -> Dict:
         print("error:", msg)
     return {"variant": variant, "clients": args.clients, "seconds": args.seconds, "wall": out["wall"],
             "audio_seconds": audio, "throughput": audio / out["wall"], "ok": len(tally.results),
-            "rejected_429": tally.rejected, "errors": len(tally.errors), "error_samples": tally.errors[:10],
+            "rejected_429": tally.rejected, "cut": tally.cut, "cut_audio_seconds": tally.cut_audio_s, "errors": len(tally.errors), "error_samples": tally.errors[:10],
             "rss_start_mb": rss_start / 2**20, "rss_end_mb": rss_end / 2**20, "rss_peak_mb": out["rss_peak"] / 2**20,
             "rss_growth_pct": growth,
             "ttfa": {q: pct([r.ttfa for r in tally.results], q) for q in (0.5, 0.95, 0.99)},
@@ -378,6 +418,9 @@ def parse_args(argv=None):
     p.add_argument("--variants", default="fp32,int8", help="comma list of fp32, int8 (default both)")
     p.add_argument("--golden", action="store_true",
                    help="the small golden test model instead of the full-size random one (a quick check)")
+    p.add_argument("--drain-seconds", type=float, default=900.0,
+                   help="after --seconds, how long requests in flight may take to finish before the clients "
+                        "disconnect (default 900)")
     p.add_argument("--long-share", type=float, default=0.25, help="share of ~1,000-character inputs (default 0.25)")
     p.add_argument("--max-queue", type=int, default=16, help="the server's --max-queue (default 16)")
     p.add_argument("--threads", type=int, default=None, help="the server's --threads")
@@ -415,10 +458,13 @@ def main(argv=None) -> int:
             rss_ready = server.rss()
             voice = create_voice(server.url, wl)
             warm_up(server, voice, wl)
+            server.settle()
             rss_start = server.rss()
             print(f"\n[{variant}] server RSS {rss_ready / 2**20:.0f} MB when ready, {rss_start / 2**20:.0f} MB after warm-up; "
                   f"running {args.clients} clients for {args.seconds:.0f} s ...", flush=True)
             out = asyncio.run(run_clients(server, voice, wl, args))
+            if not server.settle():
+                print(f"[{variant}] the server still had requests in flight 60 s after the clients left")
             rss_end = server.rss()
             summary = report(variant, out, rss_start, rss_end, args)
             summary["rss_ready_mb"] = rss_ready / 2**20

@@ -122,6 +122,8 @@ def test_page_uploads_a_voice_speaks_streams_and_downloads(page, server, tmp_pat
     assert int(stats.get_attribute("data-sample-rate")) == RATE
     # The browser's own decoder read the assembled WAV back at full length: it is playable.
     assert int(stats.get_attribute("data-decoded-samples")) == samples
+    # Streamed: the server cuts the first text chunk short, so the sentence arrives in more than one piece.
+    assert int(stats.get_attribute("data-chunks")) >= 2
     assert int(stats.get_attribute("data-ttfa-ms")) >= 0
     assert re.fullmatch(r"\d+ ms", page.inner_text("#ttfa"))
     assert re.fullmatch(r"\d+\.\d{3}", page.inner_text("#rtf"))
@@ -180,3 +182,25 @@ def test_page_shows_the_servers_error_message(page, server, tmp_path):
     page.click("#speak")
     expect(error).to_contain_text("Text: type something to speak")
     assert page.page_errors == []
+
+
+def test_page_asks_for_the_api_key_and_uses_it(browser, folder, tts, tmp_path):
+    from luxtts.server.settings import ServerSettings
+
+    settings = ServerSettings(model=str(folder), device="cpu", voices_db=str(tmp_path / "voices.sqlite"),
+                              port=free_port(), api_key="s3cret-key")
+    with live_server(settings, tts) as url:
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(url + "/")  # the page itself needs no key; the API behind it does
+        error = pg.locator("#error")
+        expect(error).to_contain_text("API key")
+        expect(error).to_contain_text("HTTP 401")
+        expect(pg.locator("#api-key")).to_be_visible()
+        pg.fill("#api-key", "s3cret-key")
+        pg.press("#api-key", "Enter")
+        expect(error).to_be_hidden()
+        expect(pg.locator("#voice option")).to_have_text(["(no voices yet: add one below)"])
+        expect(pg.locator("#server-info")).to_have_text("Model: luxtts")
+        context.close()

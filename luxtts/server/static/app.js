@@ -59,7 +59,12 @@
       const after = resp.headers.get("Retry-After");
       msg += after ? ` The server is busy; try again in ${after} s.` : " The server is busy; try again shortly.";
     }
-    if (resp.status === 401) msg += " Enter the server's API key under Options.";
+    if (resp.status === 401) {
+      msg += " Enter the server's API key under Options.";
+      const key = $("api-key");
+      key.closest("details").open = true;
+      key.setAttribute("aria-invalid", "true");
+    }
     return new Error(msg);
   }
 
@@ -549,6 +554,16 @@
     $("delete-voice").addEventListener("click", deleteVoice);
     $("stop").addEventListener("click", stop);
     $("text").addEventListener("input", updateCount);
+    // Enter in the key field applies the key (fires change) instead of submitting the speech form.
+    $("api-key").addEventListener("keydown", (e) => {
+      if (e.key === "Enter") { e.preventDefault(); e.target.blur(); }
+    });
+    $("api-key").addEventListener("change", () => {
+      $("api-key").removeAttribute("aria-invalid");
+      clearError();
+      loadModels();
+      loadVoices();
+    });
     updateCount();
     watchReady();
     Promise.all([loadModels(), loadVoices()]).then(() => { document.body.dataset.ready = "1"; });
