@@ -293,7 +293,7 @@ class LuxTTS:
             raise InvalidOptionError(f"first_chunk_tokens must be an integer >= 0 (0 or None: off), got {first_chunk_tokens!r}")
         symbols = self.tokenizer.text_to_tokens(text)
         pieces = []
-        if first_chunk_tokens and first_chunk_tokens < chunk_tokens:
+        if first_chunk_tokens and first_chunk_tokens < chunk_tokens and symbols:
             pieces = split_tokens(symbols, first_chunk_tokens)[:1]
             symbols = symbols[len(pieces[0]):]
         if symbols:

@@ -39,6 +39,7 @@ BAD = [
     ("4097 characters", _with(input="a" * 4097), "input"),
     ("no input", _with(input=_DROP), "input"),
     ("input not a string", _with(input=42), "input"),
+    ("nothing speakable", _with(input="\U0001f642 ???"), "input"),
     ("unknown voice", _with(voice="nobody"), "voice"),
     ("no voice", _with(voice=_DROP), "voice"),
     ("voice a number", _with(voice=7), "voice"),

@@ -150,3 +150,13 @@ def _metric(text: str, name: str) -> float:
         if line.startswith(name + " ") or line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{name} not in /metrics")
+
+
+def test_first_chunk_is_cut_short_and_nothing_is_lost(tts):
+    text = LONG + " " + LONG
+    plain = tts._token_chunks(text, 100)
+    short = tts._token_chunks(text, 100, 30)
+    assert len(short[0]) <= 30 < len(plain[0])
+    assert sum(short, []) == sum(plain, [])
+    assert all(len(c) <= 100 for c in short)
+    assert tts._token_chunks("Hi.", 100, 30) == tts._token_chunks("Hi.", 100)

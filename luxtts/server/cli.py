@@ -69,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
 
         raise LuxTTSError(f"luxtts serve needs the server extra: pip install 'luxtts[server]' ({exc})") from None
 
+    import warnings
+
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # luxtts warns about text it drops, quoting it: a server's log must not hold what its users asked to say
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"luxtts\.")
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=args.log_level,
                             timeout_graceful_shutdown=args.drain_seconds, access_log=False)
