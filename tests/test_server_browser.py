@@ -204,3 +204,19 @@ def test_page_asks_for_the_api_key_and_uses_it(browser, folder, tts, tmp_path):
         expect(pg.locator("#voice option")).to_have_text(["(no voices yet: add one below)"])
         expect(pg.locator("#server-info")).to_have_text("Model: luxtts")
         context.close()
+
+
+def test_page_files_are_served_from_a_fixed_list(server):
+    index = httpx.get(server.url + "/")
+    assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in index.headers["content-security-policy"]  # nothing loads from elsewhere
+    assert not re.search(r"(src|href)=\"(https?:)?//", index.text)
+    for name, kind in (("app.js", "text/javascript"), ("style.css", "text/css")):
+        resp = httpx.get(f"{server.url}/static/{name}")
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith(kind)
+        assert "http://" not in resp.text and "https://" not in resp.text
+    assert httpx.head(server.url + "/").status_code == 200
+    for path in ("/static/page.py", "/static/..%2Fpage.py", "/static/%2e%2e/__init__.py", "/static/", "/static/x.html"):
+        resp = httpx.get(server.url + path)
+        assert resp.status_code == 404, path
+        assert resp.json()["error"]["message"], path
