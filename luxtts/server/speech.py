@@ -16,6 +16,9 @@ from .scheduler import Done, Job, QueueFull
 
 logger = logging.getLogger("luxtts.server")
 MAX_JSON_BYTES = 1024 * 1024
+# Each turn of the scheduler is one chunk, also on a GPU: a request's chunks batched together would delay its
+# first audio to the end of the batch and hold the other requests up for as long.
+ONE_CHUNK_PER_CALL = 1
 
 
 def add_routes(app, state) -> None:
@@ -42,7 +45,7 @@ def add_routes(app, state) -> None:
             return tts.stream(req.input, prompt, num_steps=req.num_steps, guidance_scale=req.guidance_scale,
                               t_shift=req.t_shift, speed=req.speed, seed=req.seed, sample_rate=req.sample_rate,
                               chunk_tokens=s.chunk_tokens, first_chunk_tokens=s.first_chunk_tokens or None,
-                              progress=progress, chunk_infos=infos)
+                              batch_frames=ONE_CHUNK_PER_CALL, progress=progress, chunk_infos=infos)
 
         job = Job(rid, factory, req.sample_rate, asyncio.get_running_loop())
         try:
