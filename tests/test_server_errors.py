@@ -124,3 +124,27 @@ def test_503_until_the_model_is_loaded(tmp_path):
         r = httpx.post(url + "/v1/audio/speech", json=GOOD)
         assert r.status_code == 503 and r.headers["retry-after"]
         assert r.json()["error"]["code"] == "model_not_ready"
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["--max-queue", "0"], "max_queue"),
+    (["--port", "70000"], "port"),
+    (["--max-upload-mb", "0"], "--max-upload-mb"),
+    (["--first-chunk-tokens", "-1"], "first_chunk_tokens"),
+])
+def test_serve_refuses_bad_settings_before_loading_anything(argv, field, capsys):
+    from luxtts.cli import EXIT_USAGE, main
+
+    assert main(["serve", *argv]) == EXIT_USAGE
+    assert field in capsys.readouterr().err
+
+
+def test_import_luxtts_does_not_load_the_server_extra():
+    import subprocess
+    import sys
+
+    code = ("import sys, luxtts, luxtts.cli, luxtts.pipeline; "
+            "print([m for m in sys.modules if m.split('.')[0] in "
+            "('fastapi', 'uvicorn', 'starlette', 'av', 'prometheus_client', 'psycopg', 'openai')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
