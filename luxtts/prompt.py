@@ -134,10 +134,11 @@ class VoicePrompt:
             meta = json.loads(meta_text)
         except json.JSONDecodeError as e:
             raise CheckpointError(f"{where}: voice metadata is not valid JSON: {e}") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
-            found = meta if not isinstance(meta, dict) else (meta.get("format"), meta.get("version"))
+        if not isinstance(meta, dict):
+            raise CheckpointError(f"{where}: voice metadata is not a JSON object")
+        if meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
             raise CheckpointError(
-                f"{where}: unsupported voice format {found!r} "
+                f"{where}: unsupported voice format {meta.get('format')!r} version {meta.get('version')!r} "
                 f"(this luxtts reads {FORMAT_NAME!r} version {FORMAT_VERSION})"
             )
         meta.pop("format")

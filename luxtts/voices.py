@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from .store import VoiceRecord, VoiceStore
 
 VOICE_SUFFIX = ".safetensors"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_ID_LIKE = re.compile(r"^voice_[0-9a-f]{32}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_ID_LIKE = re.compile(r"voice_[0-9a-f]{32}\Z")
 
 
 def data_dir() -> Path:
@@ -62,6 +62,8 @@ def check_name(name: str) -> str:
         why = f"it is {len(name)} characters long"
     elif "\x00" in name:
         why = "it contains a NUL character"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        why = "it contains a control character"
     elif "/" in name or "\\" in name:
         why = "it contains a path separator"
     elif _ID_LIKE.match(name):

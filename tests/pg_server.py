@@ -30,7 +30,7 @@ _FALLBACK_OS_USER = "luxtts-pg"
 
 
 def find_bin_dir() -> Path:
-    """The folder holding initdb, pg_ctl, postgres and createdb."""
+    """The folder holding initdb, pg_ctl and postgres."""
     candidates: List[Path] = []
     on_path = shutil.which("pg_ctl")
     if on_path:
@@ -39,10 +39,10 @@ def find_bin_dir() -> Path:
                                                                                  -_major(Path(p).parent.name)))
     candidates += [Path(p) for p in versions]
     for folder in candidates:
-        if all((folder / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres", "createdb")):
+        if all((folder / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
             return folder
     raise FileNotFoundError(
-        "PostgreSQL server binaries (initdb, pg_ctl, postgres, createdb) not found on PATH or in "
+        "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or in "
         "/usr/lib/postgresql/*/bin: apt-get install postgresql"
     )
 
@@ -139,8 +139,13 @@ class PostgresServer:
 
     def create_database(self, name: Optional[str] = None) -> str:
         """A new empty database; returns its URL."""
+        import psycopg
+
         name = name or f"test_{next(self._names)}"
-        self._run("createdb", "-h", self.host, "-p", str(self.port), "-U", SUPERUSER, name)
+        # FILE_COPY: copying template1's files is several times quicker here than PostgreSQL 15's default of
+        # writing them through the WAL
+        with psycopg.connect(self.url(), autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
         return self.url(name)
 
     def log_tail(self, chars: int = 4000) -> str:
@@ -152,10 +157,8 @@ class PostgresServer:
     def stop(self) -> None:
         if self._running:
             self._running = False
-            try:
-                self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
-            except (PostgresError, subprocess.SubprocessError, OSError):
-                self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            # immediate: the data is thrown away next, so the shutdown checkpoint would be wasted writing
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "60", "stop")
         if self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
         deadline = time.monotonic() + 1

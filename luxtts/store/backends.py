@@ -102,8 +102,37 @@ class Backend:
     def db_errors(self) -> tuple:
         raise NotImplementedError
 
-    def init_schema(self) -> None:
+    def _lock_schema(self, tx: Tx) -> None:
+        """Make concurrent schema creations wait for each other (inside the write transaction)."""
+
+    def _has_meta_table(self, tx: Tx) -> bool:
         raise NotImplementedError
+
+    def init_schema(self) -> None:
+        """Create the tables if they are missing; refuse a library written by a newer luxtts."""
+        with self.transaction() as tx:
+            if self._schema_is_current(tx):
+                return
+        with self.transaction(write=True) as tx:
+            self._lock_schema(tx)
+            if self._schema_is_current(tx):
+                return
+            for statement in schema(self.blob):
+                tx.run(statement)
+            tx.run("INSERT INTO luxtts_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE "
+                   "SET value = excluded.value", (str(SCHEMA_VERSION),))
+
+    def _schema_is_current(self, tx: Tx) -> bool:
+        if not self._has_meta_table(tx):
+            return False
+        row = tx.one("SELECT value FROM luxtts_meta WHERE key = 'schema_version'")
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise VoiceStoreError(
+                f"the voice library {self.location} was written by a newer luxtts (schema {version}; this one "
+                f"knows up to {SCHEMA_VERSION}): upgrade luxtts"
+            )
+        return version == SCHEMA_VERSION
 
     # -- pooling and transactions
     @contextmanager
@@ -219,8 +248,10 @@ class SQLiteBackend(Backend):
             raise VoiceStoreError(f"{self.path} is not a usable SQLite voice library: {e}") from None
         finally:
             conn.close()
-        with self.transaction(write=True) as tx:
-            _create_tables(tx, self.blob)
+        super().init_schema()
+
+    def _has_meta_table(self, tx: Tx) -> bool:
+        return bool(tx.one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'luxtts_meta'")[0])
 
 
 class PostgresBackend(Backend):
@@ -263,31 +294,14 @@ class PostgresBackend(Backend):
     def db_errors(self) -> tuple:
         return (self._psycopg.Error,)
 
-    def init_schema(self) -> None:
-        with self.transaction(write=True) as tx:
-            # CREATE TABLE IF NOT EXISTS is not safe against itself in PostgreSQL: two servers starting together
-            # could both try to create the tables; the lock makes the second one wait and find them.
-            tx.run("SELECT pg_advisory_xact_lock(?)", (_PG_SCHEMA_LOCK,))
-            _create_tables(tx, self.blob)
+    def _lock_schema(self, tx: Tx) -> None:
+        # CREATE TABLE IF NOT EXISTS is not safe against itself in PostgreSQL: two servers starting together
+        # could both try to create the tables; the lock makes the second one wait and find them.
+        tx.run("SELECT pg_advisory_xact_lock(?)", (_PG_SCHEMA_LOCK,))
 
-
-def _create_tables(tx: Tx, blob: str) -> None:
-    exists = tx.one("SELECT 1 FROM information_schema.tables WHERE table_name = 'luxtts_meta'") if blob == "BYTEA" \
-        else tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'luxtts_meta'")
-    if exists:
-        row = tx.one("SELECT value FROM luxtts_meta WHERE key = 'schema_version'")
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise VoiceStoreError(
-                f"the voice library was written by a newer luxtts (schema {version}; this one knows up to "
-                f"{SCHEMA_VERSION}): upgrade luxtts"
-            )
-        if version == SCHEMA_VERSION:
-            return
-    for statement in schema(blob):
-        tx.run(statement)
-    tx.run("INSERT INTO luxtts_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE "
-           "SET value = excluded.value", (str(SCHEMA_VERSION),))
+    def _has_meta_table(self, tx: Tx) -> bool:
+        # to_regclass follows the connection's search_path, as CREATE TABLE does
+        return bool(tx.one("SELECT to_regclass('luxtts_meta') IS NOT NULL")[0])
 
 
 def _without_password(url: str) -> str:

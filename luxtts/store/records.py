@@ -11,8 +11,8 @@ from ..errors import InvalidOptionError
 
 VOICE_ID_PREFIX = "voice_"
 CONSENT_ID_PREFIX = "cons_"
-_ID = re.compile(r"^(voice|cons)_[0-9a-f]{32}$")
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$")
+_ID = re.compile(r"(voice|cons)_[0-9a-f]{32}\Z")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}\Z")
 MAX_FILENAME = 255
 MAX_TRANSCRIPT = 20_000
 MAX_CONSENT_NAME = 256
