@@ -72,6 +72,12 @@ def add_routes(app, state) -> None:
     async def create_voice(request: Request):
         tts = state.require_model()
         values = await form(request)
+        try:
+            return await _create_voice(tts, values)
+        finally:
+            await values.close()  # uploads over 1 MB were spooled to temporary files
+
+    async def _create_voice(tts, values):
         name = _check_name(text_field(values, "name", required=True, limit=100_000))
         transcript = text_field(values, "transcript")
         if transcript is not None and not transcript.strip():
@@ -131,6 +137,12 @@ def add_routes(app, state) -> None:
     @app.post("/v1/audio/voice_consents")
     async def create_consent(request: Request):
         values = await form(request)
+        try:
+            return await _create_consent(values)
+        finally:
+            await values.close()
+
+    async def _create_consent(values):
         language = text_field(values, "language", required=True, limit=35)
         name = text_field(values, "name", limit=256)
         raw, filename, source = await upload(values.get("recording"), "recording")
