@@ -114,6 +114,22 @@ def test_api_key(folder, tts, tmp_path):
         assert openai.OpenAI(base_url=url + "/v1", api_key="s3cret", max_retries=0).models.list().data
 
 
+def test_cors_preflight_passes_the_key_check(folder, tts, tmp_path):
+    settings = ServerSettings(model=str(folder), device="cpu", port=free_port(), voices_db=str(tmp_path / "v.db"),
+                              api_key="s3cret", cors_origins=("https://app.example",))
+    with live_server(settings, tts) as url:
+        pre = httpx.options(url + "/v1/audio/speech", headers={
+            "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type"})
+        assert pre.status_code == 200
+        assert pre.headers["access-control-allow-origin"] == "https://app.example"
+        r = httpx.get(url + "/v1/models", headers={"Origin": "https://app.example", "Authorization": "Bearer s3cret"})
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://app.example"
+        other = httpx.options(url + "/v1/audio/speech", headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        assert "access-control-allow-origin" not in other.headers
+
+
 def test_503_until_the_model_is_loaded(tmp_path):
     settings = ServerSettings(model=str(tmp_path / "no-model-here"), device="cpu", port=free_port(),
                               voices_db=str(tmp_path / "v.db"))

@@ -101,6 +101,12 @@ def create_app(settings: ServerSettings, tts=None):
     if mount_page is not None:
         mount_page(app)
     app.add_middleware(_Guard, state=state)
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        # outside the guard: a browser's preflight carries no Authorization header
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["*"],
+                           allow_headers=["*"], expose_headers=["x-request-id", "retry-after"])
     return app
 
 

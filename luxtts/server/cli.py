@@ -35,6 +35,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="cut each request's first text chunk this short for early audio (0: off; default 30)")
     p.add_argument("--drain-seconds", type=float, default=120.0,
                    help="on SIGTERM/SIGINT, wait this long for requests in progress (default 120)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="let web pages from ORIGIN (e.g. https://app.example, or *) call the API; repeatable")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
@@ -52,7 +54,7 @@ def settings_from_args(args: argparse.Namespace):
         threads=args.threads, host=args.host, port=args.port, voices_db=args.voices_db, max_queue=args.max_queue,
         api_key=args.api_key, require_consent=args.require_consent,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_upload_seconds=args.max_upload_seconds,
-        first_chunk_tokens=args.first_chunk_tokens,
+        first_chunk_tokens=args.first_chunk_tokens, cors_origins=tuple(args.cors_origin),
     )
 
 

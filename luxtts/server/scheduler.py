@@ -175,6 +175,9 @@ class Scheduler:
             m.compute_seconds.inc(item.compute_seconds)
             if item.audio_seconds > 0:
                 m.rtf.observe(item.compute_seconds / item.audio_seconds)
+            ttfa = (job.first_audio or time.perf_counter()) - job.admitted
+            logger.info("request %s: %.2f s of audio in %d chunk(s), compute %.2f s, first audio after %.3f s",
+                        job.id, item.audio_seconds, job.done_chunks, item.compute_seconds, ttfa)
         self._release(job)
         job._send(item)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 from ..errors import InvalidOptionError
 
@@ -20,6 +20,7 @@ class ServerSettings:
     api_key: required as ``Authorization: Bearer`` on /v1 when set (None: read $LUXTTS_API_KEY).
     first_chunk_tokens: the first text chunk of a request is cut this short so that audio starts early.
     max_upload_bytes / max_upload_seconds: voice and consent uploads beyond these get 413.
+    cors_origins: web origins (``https://app.example``, or ``*``) whose pages may call the API from a browser.
     """
 
     model: str = "YatharthS/LuxTTS"
@@ -39,6 +40,7 @@ class ServerSettings:
     chunk_tokens: int = 100
     first_chunk_tokens: int = 30
     model_name: str = "luxtts"
+    cors_origins: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("max_queue", "max_upload_bytes", "max_input_chars", "chunk_tokens"):
@@ -54,5 +56,9 @@ class ServerSettings:
             raise InvalidOptionError(f"port must be an integer from 0 to 65535, got {self.port!r}")
         if self.api_key is None and os.environ.get(API_KEY_ENV):
             object.__setattr__(self, "api_key", os.environ[API_KEY_ENV])
+        if isinstance(self.cors_origins, str) or not all(isinstance(o, str) and o for o in self.cors_origins):
+            raise InvalidOptionError(f"cors_origins must be a tuple of origins such as 'https://app.example', "
+                                     f"got {self.cors_origins!r}")
+        object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
         if self.api_key == "":
             object.__setattr__(self, "api_key", None)
