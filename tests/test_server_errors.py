@@ -164,3 +164,21 @@ def test_import_luxtts_does_not_load_the_server_extra():
             "('fastapi', 'uvicorn', 'starlette', 'av', 'prometheus_client', 'psycopg', 'openai')])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_serve_exits_1_when_the_model_cannot_load(tmp_path, caplog):
+    from luxtts.cli import main
+
+    argv = ["serve", "--model", str(tmp_path / "no-model"), "--voices-db", str(tmp_path / "v.db"),
+            "--port", str(free_port())]
+    assert main(argv) == 1
+    assert "model folder not found" in caplog.text
+
+
+def test_serve_exits_1_when_the_voice_library_is_unreachable(tmp_path, capsys):
+    from luxtts.cli import main
+
+    argv = ["serve", "--model", str(tmp_path), "--voices-db", f"postgresql://nobody@127.0.0.1:{free_port()}/x",
+            "--port", str(free_port())]
+    assert main(argv) == 1
+    assert "voice library" in capsys.readouterr().err

@@ -73,17 +73,25 @@ def run(args: argparse.Namespace) -> int:
 
     import warnings
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("luxtts").setLevel(args.log_level.upper())  # the root logger stays as luxtts.cli set it
     # luxtts warns about text it drops, quoting it: a server's log must not hold what its users asked to say
     warnings.filterwarnings("ignore", category=UserWarning, module=r"luxtts\.")
+    from ..store import open_store
+
+    open_store(settings.voices_db).close()  # a wrong --voices-db fails here, with its own message
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=args.log_level,
                             timeout_graceful_shutdown=args.drain_seconds, access_log=False)
-    server = _DrainingServer(config, app.state.luxtts)
+    state = app.state.luxtts
+    server = _DrainingServer(config, state)
+    # a model that cannot load makes a server that can only say 503: stop, and say why, instead
+    state.on_load_error = lambda: setattr(server, "should_exit", True)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     logging.getLogger("luxtts.server").info("serving %s on http://%s:%d (API key %s)", settings.model, host,
                                             settings.port, "required" if settings.api_key else "off")
     server.run()
+    if not server.started or state.load_error:  # uvicorn or the model loader logged why
+        return 1
     logging.getLogger("luxtts.server").info("stopped")
     return 0
 

@@ -4,8 +4,7 @@ so a Ray Serve replica (or a test) can hold several apps in one process."""
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Optional
+from typing import Callable, Optional
 
 from .errors import APIError
 from .metrics import Metrics
@@ -24,7 +23,7 @@ class ServerState:
         self.scheduler: Optional[Scheduler] = None
         self.load_error: Optional[str] = None
         self.draining = False
-        self._lock = threading.Lock()
+        self.on_load_error: Optional[Callable[[], None]] = None
 
     # ------------------------------------------------------------------------------------------ life
 
@@ -47,6 +46,8 @@ class ServerState:
         except Exception as exc:  # noqa: BLE001 - /ready reports it; the process keeps answering
             self.load_error = f"{type(exc).__name__}: {exc}"
             logger.error("model failed to load: %s", self.load_error)
+            if self.on_load_error is not None:
+                self.on_load_error()
             return
         self.tts = tts
         logger.info("model ready: %s", tts.variant)
