@@ -200,6 +200,7 @@ class Tally:
     errors: List[str] = field(default_factory=list)
     cut: int = 0        # still running when --drain-seconds ran out: cancelled by disconnecting
     cut_audio_s: float = 0.0  # audio those had already streamed
+    cut_ttfa: List[float] = field(default_factory=list)  # time to first audio of the cut ones that had some
 
 
 async def one_request(client, url: str, voice: str, text: str, kind: str, mode: str,
@@ -235,6 +236,7 @@ async def one_request(client, url: str, voice: str, text: str, kind: str, mode: 
                     piece = base64.b64decode(event.get("audio") or "")
                     if piece and first is None:
                         first = time.perf_counter()
+                        live["ttfa"] = first - t0
                     data += piece
                     live["audio_s"] = len(data) / 2 / RATE
                 elif event.get("type") == "speech.audio.done":
@@ -247,6 +249,8 @@ async def one_request(client, url: str, voice: str, text: str, kind: str, mode: 
             async for piece in resp.aiter_bytes():
                 if piece and first is None:
                     first = time.perf_counter()
+                    if mode != "wav":
+                        live["ttfa"] = first - t0
                 data += piece
                 if mode != "wav":
                     live["audio_s"] = len(data) / 2 / RATE
@@ -284,6 +288,8 @@ async def client_loop(cid: int, url: str, voice: str, wl: Workload, deadline: fl
             except asyncio.CancelledError:
                 tally.cut += 1
                 tally.cut_audio_s += live.get("audio_s", 0.0)
+                if "ttfa" in live:
+                    tally.cut_ttfa.append(live["ttfa"])
                 raise
             except Exception as exc:  # noqa: BLE001 - a dropped connection or a timeout is an error here
                 res = Result(kind, mode, 0, error=f"{type(exc).__name__}: {exc}")
@@ -371,6 +377,10 @@ def report(variant: str, out: Dict, rss_start: int, rss_end: int, args) -> Dict:
     streamed = [r for r in tally.results if r.mode != "wav"]
     if streamed:
         print(row("streamed (short+long)", streamed))
+    if tally.cut_ttfa:
+        every = [r.ttfa for r in streamed] + tally.cut_ttfa
+        print(f"time to first audio over every streamed request that got audio, cut ones included (n={len(every)}): "
+              f"p50 {pct(every, 0.5):.2f} s, p95 {pct(every, 0.95):.2f} s, p99 {pct(every, 0.99):.2f} s")
     for msg in tally.errors[:10]:
         print("error:", msg)
     return {"variant": variant, "clients": args.clients, "seconds": args.seconds, "wall": out["wall"],
