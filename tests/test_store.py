@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from luxtts.errors import (ConsentNotFoundError, InvalidOptionError, VoiceExistsError, VoiceNotFoundError,
                            VoiceStoreError)
 from luxtts.prompt import VoicePrompt
-from luxtts.store import open_store
+from luxtts.store import open_store, store_kind
 
 REPO = Path(__file__).resolve().parents[1]
 BAD_NAMES = ["../evil", "..", "a/b", "a\\b", "a\x00b", "x" * 10_000, "", " ", ".hidden", "voice_" + "0" * 32]
@@ -216,7 +216,7 @@ import sys, time
 sys.path.insert(0, sys.argv[1])
 from test_store import add
 from luxtts.errors import VoiceExistsError
-from luxtts.store import open_store
+from luxtts.store import open_store, store_kind
 store = open_store(sys.argv[2])
 while not __import__("os").path.exists(sys.argv[3]):
     time.sleep(0.005)
@@ -249,7 +249,7 @@ CREATOR = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from test_store import add, crash_audio
-from luxtts.store import open_store
+from luxtts.store import open_store, store_kind
 store = open_store(sys.argv[2])
 for i in range(int(sys.argv[3]), 10_000):
     print("ready", i, flush=True)
@@ -392,6 +392,21 @@ def test_voices_module_works_on_the_library(url, monkeypatch, tmp_path):
 def test_unsupported_urls_are_refused(bad):
     with pytest.raises(VoiceStoreError):
         open_store(bad)
+    with pytest.raises(VoiceStoreError):
+        store_kind(bad)
+
+
+def test_url_forms(tmp_path, monkeypatch):
+    assert store_kind() == "sqlite" and store_kind("postgresql://u:p@h:5/d") == "postgresql"
+    monkeypatch.setenv("LUXTTS_VOICES_DB", "postgres://h/d")
+    assert store_kind() == "postgresql"
+    for url in (f"sqlite:///{tmp_path}/a.db", f"sqlite:////{tmp_path}/a.db", str(tmp_path / "a.db")):
+        with open_store(url) as store:
+            assert store.location == str(tmp_path / "a.db")
+            add(store, f"v{len(store.list())}")
+    monkeypatch.chdir(tmp_path)
+    with open_store("sqlite:rel.db") as store:
+        assert store.location == str(tmp_path / "rel.db") and store.list() == []
 
 
 def test_unreachable_postgresql_fails_clearly_without_the_password():
@@ -449,3 +464,17 @@ def test_servers_opening_a_new_library_together_all_succeed(url):
     assert [v.name for v in opened[5].list()] == ["first"]
     for s in opened:
         s.close()
+
+
+def test_postgresql_connections_dropped_by_the_server_are_replaced(postgres_url):
+    import psycopg
+
+    with open_store(postgres_url) as store:
+        add(store, "alice")
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            dropped = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+        assert dropped >= 1  # the store's pooled connection is gone
+        assert store.get("alice").name == "alice"
+        add(store, "bob")
+        assert [v.name for v in store.list()] == ["alice", "bob"]

@@ -12,11 +12,11 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from .backends import SQLiteBackend, backend_for
+from .backends import SQLiteBackend, backend_for, parse_url
 from .records import ConsentRecord, VoiceRecord
 from .store import VoiceStore
 
-__all__ = ["open_store", "default_store_path", "VoiceStore", "VoiceRecord", "ConsentRecord", "URL_ENV"]
+__all__ = ["open_store", "store_kind", "default_store_path", "VoiceStore", "VoiceRecord", "ConsentRecord", "URL_ENV"]
 
 URL_ENV = "LUXTTS_VOICES_DB"
 DB_NAME = "voices.db"
@@ -27,6 +27,13 @@ def default_store_path() -> Path:
     from ..voices import data_dir
 
     return data_dir() / DB_NAME
+
+
+def store_kind(url: Optional[str] = None) -> str:
+    """``"sqlite"`` or ``"postgresql"``: what :func:`open_store` would open for ``url``, without opening it
+    (e.g. to refuse a SQLite library shared by servers on several machines)."""
+    url = url if url is not None else (os.environ.get(URL_ENV) or None)
+    return "sqlite" if url is None else parse_url(url)[0]
 
 
 def open_store(url: Optional[str] = None, *, import_files: Optional[bool] = None) -> VoiceStore:

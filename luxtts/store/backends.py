@@ -137,10 +137,9 @@ class Backend:
     # -- pooling and transactions
     @contextmanager
     def transaction(self, write: bool = False) -> Iterator[Tx]:
-        conn = self._acquire()
+        conn, cursor = self._open_transaction(write)
         healthy = False
         try:
-            cursor = self._begin(conn, write)
             try:
                 yield Tx(cursor, self.placeholder)
             except BaseException as e:
@@ -150,23 +149,46 @@ class Backend:
                 except Exception:  # noqa: BLE001 - the connection is dropped; the first error is the one to report
                     pass
                 if isinstance(e, self.db_errors()) and not self.is_unique_violation(e):
-                    raise VoiceStoreError(f"the voice library {self.location} failed: {_one_line(e)}") from e
+                    raise self._failed(e) from e
                 raise
             self._finish(conn, commit=True)
             healthy = True
         except self.db_errors() as e:
-            raise VoiceStoreError(f"the voice library {self.location} failed: {_one_line(e)}") from e
+            raise self._failed(e) from e
         finally:
             self._release(conn, healthy)
 
-    def _acquire(self) -> Any:
+    def _open_transaction(self, write: bool) -> Tuple[Any, Any]:
+        conn, pooled = self._acquire()
+        try:
+            return conn, self._begin(conn, write)
+        except (VoiceStoreError, *self.db_errors()) as e:
+            _quiet_close(conn)
+            if not pooled:
+                raise self._failed(e) from e
+        # an idle pooled connection may have died meanwhile (server restarted, idle timeout): one fresh try
+        conn = self._connect()
+        try:
+            return conn, self._begin(conn, write)
+        except BaseException as e:
+            _quiet_close(conn)
+            if isinstance(e, self.db_errors()):
+                raise self._failed(e) from e
+            raise
+
+    def _failed(self, error: BaseException) -> VoiceStoreError:
+        if isinstance(error, VoiceStoreError):
+            return error
+        return VoiceStoreError(f"the voice library {self.location} failed: {_one_line(error)}")
+
+    def _acquire(self) -> Tuple[Any, bool]:
         with self._lock:
             if self._closed:
                 raise VoiceStoreError(f"the voice library {self.location} is closed")
             if self._pid != os.getpid():
                 self._idle, self._pid = [], os.getpid()
             conn = self._idle.pop() if self._idle else None
-        return conn if conn is not None else self._connect()
+        return (conn, True) if conn is not None else (self._connect(), False)
 
     def _release(self, conn: Any, healthy: bool) -> None:
         with self._lock:
@@ -317,23 +339,23 @@ def _one_line(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def backend_for(url: str) -> Backend:
-    """``sqlite:///abs/path``, ``sqlite:relative/path``, a plain file path, or ``postgresql://...``."""
+def parse_url(url: str) -> Tuple[str, str]:
+    """("sqlite", absolute file path) or ("postgresql", URL) for ``sqlite:///abs/path``, ``sqlite:rel/path``, a
+    plain file path, or ``postgresql://...``; VoiceStoreError for anything else. Opens nothing."""
     if not isinstance(url, str) or not url.strip():
         raise VoiceStoreError(f"voice library URL must be a non-empty string, got {url!r}")
     lowered = url.lower()
     if lowered.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        return PostgresBackend("postgresql://" + url.split("://", 1)[1])
+        return "postgresql", "postgresql://" + url.split("://", 1)[1]
     if lowered.startswith("sqlite:"):
         rest = url[len("sqlite:"):]
         if rest.startswith("///"):
-            rest = rest[2:]  # sqlite:///tmp/x.db and sqlite:////tmp/x.db both mean /tmp/x.db
-            rest = "/" + rest.lstrip("/")
+            rest = "/" + rest.lstrip("/")  # sqlite:///tmp/x.db and sqlite:////tmp/x.db both mean /tmp/x.db
         elif rest.startswith("//"):
             raise VoiceStoreError(f"voice library URL {url!r}: write sqlite:///absolute/path.db or sqlite:relative.db")
         if not rest or rest == ":memory:":
             raise VoiceStoreError(f"voice library URL {url!r} names no file (an in-memory library would be lost)")
-        return SQLiteBackend(Path(rest).expanduser().absolute())
+        return "sqlite", str(Path(rest).expanduser().absolute())
     if "://" in url:
         raise VoiceStoreError(
             f"voice library URL {_without_password(url)!r} is not supported: use sqlite:///path/voices.db, a file "
@@ -342,5 +364,9 @@ def backend_for(url: str) -> Backend:
     path = Path(url).expanduser()
     if path.is_dir():
         raise VoiceStoreError(f"voice library {url!r} is a folder; give a file such as {path / 'voices.db'}")
-    return SQLiteBackend(path.absolute())
+    return "sqlite", str(path.absolute())
 
+
+def backend_for(url: str) -> Backend:
+    kind, target = parse_url(url)
+    return PostgresBackend(target) if kind == "postgresql" else SQLiteBackend(Path(target))
