@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,6 +28,7 @@ CHROMIUM = "/usr/bin/chromium"
 RATE = 48000
 SEED = 1234
 TIMEOUT_MS = 120_000
+expect.set_options(timeout=TIMEOUT_MS)  # a shared, busy machine: first audio can take a while
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +222,40 @@ def test_page_files_are_served_from_a_fixed_list(server):
         resp = httpx.get(server.url + path)
         assert resp.status_code == 404, path
         assert resp.json()["error"]["message"], path
+
+
+def cancelled_requests(url: str) -> float:
+    text = httpx.get(url + "/metrics").text
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith("luxtts_requests_cancelled_total"))
+
+
+def test_page_stop_keeps_what_arrived_and_cancels_the_rest(page, server):
+    voices = httpx.get(server.url + "/v1/audio/voices").json()["data"]
+    if not any(v["name"] == "arctic" for v in voices):
+        with open(prompt_wav(), "rb") as f:
+            form = {"name": "arctic", "transcript": pipeline_cases()[0]["prompt_text"]}
+            httpx.post(server.url + "/v1/audio/voices", data=form, files={"audio_sample": ("prompt.wav", f, "audio/wav")},
+                       timeout=120).raise_for_status()
+        page.click("#refresh-voices")
+    page.select_option("#voice", label="arctic")
+    long_text = " ".join(c["text"] for c in pipeline_cases()) * 4  # many chunks: still running when stopped
+    page.fill("#text", long_text[:4000])
+    before = cancelled_requests(server.url)
+    page.click("#speak")
+    stats = page.locator("#stats")
+    expect(stats).to_have_attribute("data-chunks", re.compile(r"\d"))
+    page.click("#stop")
+    expect(stats).to_have_attribute("data-state", "stopped")
+    expect(page.locator("#status")).to_have_text("Stopped.")
+    assert page.locator("#error").is_hidden()
+    # What had arrived stays playable and downloadable.
+    samples = int(stats.get_attribute("data-samples"))
+    assert samples > 0 and int(stats.get_attribute("data-decoded-samples")) == samples
+    expect(page.locator("#download")).to_be_visible()
+    # The server saw the hang-up and dropped the request's remaining chunks.
+    expect_by = time.monotonic() + 60
+    while cancelled_requests(server.url) <= before:
+        assert time.monotonic() < expect_by, "the server never counted the stopped request as cancelled"
+        time.sleep(0.2)
+    assert page.page_errors == []
