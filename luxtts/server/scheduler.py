@@ -188,11 +188,11 @@ class Scheduler:
         if not job.started:
             self.metrics.queue_depth.dec()
         remaining = (job.total_chunks - job.done_chunks) if job.total_chunks is not None else 0
-        self.metrics.chunks_cancelled.inc(max(remaining, 0))
-        self.metrics.cancelled.inc()
         job.finished = True
-        logger.info("request %s cancelled by its client; %d chunk(s) not generated", job.id, remaining)
+        self.metrics.chunks_cancelled.inc(max(remaining, 0))
         self._release(job)
+        self.metrics.cancelled.inc()  # last: whoever sees it sees the other counts settled
+        logger.info("request %s cancelled by its client; %d chunk(s) not generated", job.id, remaining)
 
     def _release(self, job: Job) -> None:
         with self._cond:
