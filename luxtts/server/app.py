@@ -7,6 +7,7 @@ import contextlib
 import hmac
 import logging
 import secrets
+
 from .errors import APIError
 from .settings import ServerSettings
 from .state import ServerState
@@ -16,7 +17,8 @@ logger = logging.getLogger("luxtts.server")
 
 def create_app(settings: ServerSettings, tts=None):
     """The server's app. ``tts``: an already loaded LuxTTS; None loads ``settings.model`` in the background
-    after start-up (requests get 503 until it is ready)."""
+    after start-up (requests get 503 until it is ready). Everything the app owns (model, store, scheduler,
+    metrics) is ``app.state.luxtts`` (a ServerState), created here and started by the app's lifespan."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, Response
