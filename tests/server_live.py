@@ -49,14 +49,29 @@ def live_server(settings, tts=None, ready_timeout: float = 120.0, wait_ready: bo
         thread.join(60)
 
 
-def encode_with_av(samples, rate: int, container: str, codec: str) -> bytes:
-    """float32 mono samples -> a file in ``container`` (e.g. "mp4"/"aac", "webm"/"libopus") made by PyAV."""
+class _Unseekable:
+    """Where a recorder streams to: the muxer cannot go back to write the duration (as a browser's webm)."""
+
+    def __init__(self) -> None:
+        self.parts = []
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.parts)
+
+
+def encode_with_av(samples, rate: int, container: str, codec: str, streamed: bool = False) -> bytes:
+    """float32 mono samples -> a file in ``container`` (e.g. "mp4"/"aac", "webm"/"libopus") made by PyAV;
+    ``streamed``: written front to back with no duration in its header."""
     import io
 
     import av
     import numpy as np
 
-    buf = io.BytesIO()
+    buf = _Unseekable() if streamed else io.BytesIO()
     with av.open(buf, mode="w", format=container) as out:
         stream = out.add_stream(codec, rate=rate, layout="mono")
         frame = av.AudioFrame.from_ndarray(np.asarray(samples, dtype=np.float32)[None], format="flt", layout="mono")

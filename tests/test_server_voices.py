@@ -114,6 +114,7 @@ def _silence(seconds, rate=16000):
     ("silent", 400, "audio_sample"),
     ("short", 400, "audio_sample"),
     ("ten_minutes", 413, "audio_sample"),
+    ("streamed_webm_too_long", 413, "audio_sample"),
     ("not_audio", 400, "audio_sample"),
     ("missing_file", 400, "audio_sample"),
     ("name_dotdot", 400, "name"),
@@ -135,6 +136,9 @@ def test_bad_uploads_are_refused_and_nothing_is_stored(http, samples, case, stat
         data = _file(samples[: int(0.2 * 24000)], 24000, "WAV")
     elif case == "ten_minutes":
         data = _file(np.tile(samples, 1 + int(600 * 24000 / samples.size))[: 600 * 8000], 8000, "FLAC")
+    elif case == "streamed_webm_too_long":
+        data = encode_with_av(np.tile(samples, 1 + int(1.5 * LIMIT_SECONDS * 24000 / samples.size)), 24000, "webm",
+                              "libopus", streamed=True)
     elif case == "not_audio":
         data = b"%PDF-1.4 this is not audio at all\n" * 50
     else:

@@ -202,6 +202,14 @@ def probe_seconds(data: bytes) -> Optional[float]:
     return None
 
 
+class UploadTooLong(Exception):
+    """An upload holds more than the accepted seconds of audio (found while decoding it)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"more than {seconds:g} s of audio")
+        self.seconds = seconds
+
+
 def readable_upload(data: bytes, name: str, max_seconds: float):
     """bytes -> what luxtts's loader takes: the bytes when libsndfile reads them, else (samples, rate)."""
     import soundfile as sf
@@ -231,9 +239,9 @@ def _decode_av(data: bytes, name: str, max_seconds: float) -> Tuple[np.ndarray, 
                     arr = mono.to_ndarray().reshape(-1)
                     pieces.append(arr)
                     total += arr.size
-                    if total > max_seconds * rate:
-                        return np.concatenate(pieces), rate
-    except AudioDecodeError:
+                    if total > max_seconds * rate:  # a browser's webm has no duration in its header
+                        raise UploadTooLong(max_seconds)
+    except (AudioDecodeError, UploadTooLong):
         raise
     except Exception as exc:  # noqa: BLE001 - PyAV raises many types for corrupt input
         raise AudioDecodeError(f"{name}: cannot decode as audio ({type(exc).__name__}: {exc})") from None

@@ -6,7 +6,7 @@ import re
 
 from .. import errors as lux
 from .body import read_body
-from .codecs import probe_seconds, readable_upload
+from .codecs import UploadTooLong, probe_seconds, readable_upload
 from .errors import APIError, bad_request, from_luxtts
 
 logger = logging.getLogger("luxtts.server")
@@ -53,6 +53,9 @@ def add_routes(app, state) -> None:
             source = await run_in_threadpool(readable_upload, raw, field, state.settings.max_upload_seconds)
         except lux.LuxTTSError as exc:
             raise from_luxtts(exc, field) from None
+        except UploadTooLong as exc:
+            raise APIError(413, f"'{field}' holds more than {exc.seconds:g} s of audio, the most accepted",
+                           param=field, code="audio_too_long") from None
         return raw, filename, source
 
     def text_field(values, field: str, required: bool = False, limit: int = 20_000):
