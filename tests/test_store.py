@@ -478,3 +478,13 @@ def test_postgresql_connections_dropped_by_the_server_are_replaced(postgres_url)
         assert store.get("alice").name == "alice"
         add(store, "bob")
         assert [v.name for v in store.list()] == ["alice", "bob"]
+
+
+def test_a_voice_can_be_encoded_again_from_its_recording(store):
+    record = add(store, "alice", seed=1, audio=b"the recording")
+    again = VoicePrompt(**{**make_prompt(2).__dict__, "vocab_sha256": "ef" * 32})  # as another model would encode it
+    updated = store.update_prompt("alice", again)
+    assert updated.id == record.id and updated.vocab_sha256 == "ef" * 32 == store.get(record.id).vocab_sha256
+    assert store.load_prompt("alice") == again and store.original_audio("alice") == b"the recording"
+    with pytest.raises(VoiceNotFoundError):
+        store.update_prompt("bob", again)

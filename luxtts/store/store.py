@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from ..errors import ConsentNotFoundError, InvalidOptionError, VoiceExistsError, VoiceNotFoundError
@@ -180,6 +181,24 @@ class VoiceStore:
         if row is None:
             raise VoiceNotFoundError(self._missing(key))
         return VoiceRecord(*row)
+
+    def update_prompt(self, name_or_id: str, prompt: "VoicePrompt") -> VoiceRecord:
+        """Replace a voice's encoded prompt (e.g. encoded again from :meth:`original_audio` for a model with
+        another token table), keeping its name, id and recording."""
+        from ..prompt import VoicePrompt
+
+        if not isinstance(prompt, VoicePrompt):
+            raise InvalidOptionError(f"prompt must be a VoicePrompt (from encode_prompt), got {type(prompt).__name__}")
+        key = self._key(name_or_id)
+        data = prompt.to_bytes()
+        with self._db.transaction(write=True) as tx:
+            row = tx.one(f"SELECT {_VOICE_COLUMNS} FROM luxtts_voices WHERE id = ? OR name = ?", (key, key))
+            if row is not None:
+                tx.run("UPDATE luxtts_voices SET prompt = ?, vocab_sha256 = ? WHERE id = ?",
+                       (data, prompt.vocab_sha256, row[0]))
+        if row is None:
+            raise VoiceNotFoundError(self._missing(key))
+        return replace(VoiceRecord(*row), vocab_sha256=prompt.vocab_sha256)
 
     def _key(self, name_or_id: object) -> str:
         from ..voices import check_name
