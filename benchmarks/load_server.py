@@ -435,6 +435,13 @@ def warm_up(server: Server, voice: str, wl: Workload) -> None:
     asyncio.run(go())
 
 
+async def _one_more(server: Server, voice: str, wl: Workload) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(timeout=1800) as client:
+        await one_request(client, server.url, voice, wl.short_texts[0], "short", "wav")
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
@@ -492,6 +499,14 @@ def main(argv=None) -> int:
             rss_end = server.rss()
             summary = report(variant, out, rss_start, rss_end, args)
             summary["rss_ready_mb"] = rss_ready / 2**20
+            if out["tally"].cut:
+                # A cancelled request's freed memory goes back to the OS at the next trim, which runs between
+                # the chunks of a request that completes: one more short request shows where RSS settles.
+                asyncio.run(_one_more(server, voice, wl))
+                server.settle()
+                summary["rss_after_one_more_mb"] = server.rss() / 2**20
+                print(f"server RSS after one more short request: {summary['rss_after_one_more_mb']:.0f} MB "
+                      f"({100 * (summary['rss_after_one_more_mb'] * 2**20 - rss_start) / rss_start:+.1f} %)")
             summaries.append(summary)
             if summary["errors"]:
                 failed = True
