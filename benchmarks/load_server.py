@@ -162,17 +162,23 @@ class Server:
         return False
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the server process has used so far."""
-        import psutil
-
+        """User + system CPU time the server process has used so far (psutil, else Linux's /proc)."""
+        try:
+            import psutil
+        except ImportError:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         t = psutil.Process(self.proc.pid).cpu_times()
         return t.user + t.system
 
     def rss(self) -> int:
-        import psutil
-
-        proc = psutil.Process(self.proc.pid)
-        return proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+        """The server's resident set size in bytes (psutil, else Linux's /proc)."""
+        try:
+            import psutil
+        except ImportError:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+            return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) * 1024
+        return psutil.Process(self.proc.pid).memory_info().rss
 
     def stop(self) -> int:
         if self.proc.poll() is None:
