@@ -35,11 +35,12 @@ from .errors import (
     ResumeError,
     TextError,
     TranscriptionUnavailableError,
+    VoiceExistsError,
     VoiceNotFoundError,
 )
 
 USAGE_ERRORS = (InvalidOptionError, TextError, VoiceNotFoundError, TranscriptionUnavailableError,
-                OutputExistsError, OutputIsInputError, ResumeError)
+                OutputExistsError, OutputIsInputError, ResumeError, VoiceExistsError)
 __all__ = ["COMMANDS", "Command", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main", "register",
            "DEFAULT_MODEL_ENV", "SAMPLE_RATES"]
 
@@ -187,6 +188,10 @@ register(Command("info", _info_cli.HELP, _info_cli.configure, _info_cli.run, _in
 from .bench import cli as _bench_cli  # noqa: E402 - argparse only; the benchmark itself loads when it runs
 
 register(Command("bench", _bench_cli.HELP, _bench_cli.configure, _bench_cli.run))
+
+from .server import cli as _serve_cli  # noqa: E402 - argparse only; the server loads when it runs
+
+register(Command("serve", _serve_cli.HELP, _serve_cli.configure, _serve_cli.run))
 
 from .eval import cli as _eval_cli  # noqa: E402 - argparse only; the evaluation loads when it runs
 

@@ -146,3 +146,18 @@ class EvalListError(InvalidOptionError):
 
 class SpeakerModelUnavailableError(LuxTTSError, RuntimeError):
     """The speaker-embedding backend asked for is not installed or cannot load its weights."""
+
+
+class VoiceExistsError(LuxTTSError, ValueError):
+    """A voice of that name is already in the voice library."""
+
+
+class ConsentNotFoundError(LuxTTSError, KeyError):
+    """A voice consent id does not exist."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class VoiceStoreError(LuxTTSError, RuntimeError):
+    """The voice library cannot be opened or used (bad URL, unreachable server, newer schema, missing driver)."""

@@ -18,7 +18,7 @@ def report(model: Optional[str], device: str, fetch: bool = True) -> List[Tuple[
     from .asr import available_backend
     from .hub import DEFAULT_MODEL, is_cached, is_offline, resolve_model
     from .devices import resolve_device
-    from .voices import list_voices, voices_dir
+    from .voices import library_location, list_voices
 
     lines = [
         ("luxtts", __version__),
@@ -40,7 +40,7 @@ def report(model: Optional[str], device: str, fetch: bool = True) -> List[Tuple[
                   ("vocoder", "48 kHz dual-head Vocos" if files.vocoder_is_48k else "24 kHz Vocos")]
     backend = available_backend()
     lines.append(("asr", backend or 'none (pass --voice-text, or pip install "luxtts[asr]")'))
-    lines.append(("voices", f"{len(list_voices())} in {voices_dir()}"))
+    lines.append(("voices", f"{len(list_voices())} in {library_location()}"))
     return lines
 
 

@@ -164,13 +164,21 @@ class VoicePrompt:
             raise VoiceWriteError(f"{path} is a folder; give a file name such as {path / 'voice.safetensors'}")
         if not path.parent.is_dir():
             raise VoiceWriteError(f"cannot save the voice to {path}: the folder {path.parent} does not exist")
-        meta = json.dumps(self._meta(), ensure_ascii=False)
         try:
-            save_safetensors({"features": self.features}, path, metadata={_META_KEY: meta})
+            save_safetensors({"features": self.features}, path, metadata=self._file_metadata())
         except Exception as e:  # safetensors raises its own SafetensorError for I/O failures
             detail = str(e).strip()[:160] or type(e).__name__
             raise VoiceWriteError(f"cannot save the voice to {path}: {detail}") from None
         return path
+
+    def to_bytes(self) -> bytes:
+        """The prompt as the bytes of a .safetensors voice file (what :meth:`save` writes)."""
+        from safetensors.torch import save
+
+        return save({"features": self.features}, metadata=self._file_metadata())
+
+    def _file_metadata(self) -> dict:
+        return {_META_KEY: json.dumps(self._meta(), ensure_ascii=False)}
 
     @classmethod
     def load(cls, path: PathLike) -> "VoicePrompt":
@@ -190,28 +198,46 @@ class VoicePrompt:
             if _looks_like_audio(path):
                 raise PromptError(f"{path} is audio, not a saved voice: {_AUDIO_HINT}") from None
             raise CheckpointError(f"{path} is not a readable voice file: {str(e)[:120]}") from None
+        return cls._from_parts(meta_text, features, str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str = "voice data") -> "VoicePrompt":
+        """Read the bytes :meth:`to_bytes` made; raises CheckpointError (naming ``where``) for anything else."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load
+
+        data = bytes(data)
+        try:
+            meta_text = safetensors_metadata(data).get(_META_KEY)
+            features = load(data).get("features")
+        except (SafetensorError, ValueError) as e:
+            raise CheckpointError(f"{where} is not a readable voice file: {str(e)[:120]}") from None
+        return cls._from_parts(meta_text, features, where)
+
+    @classmethod
+    def _from_parts(cls, meta_text: Optional[str], features: Optional[torch.Tensor], where: str) -> "VoicePrompt":
         if meta_text is None or features is None:
-            raise CheckpointError(f"{path} is a safetensors file but not a luxtts voice (no voice metadata)")
+            raise CheckpointError(f"{where} is a safetensors file but not a luxtts voice (no voice metadata)")
         try:
             meta = json.loads(meta_text)
         except json.JSONDecodeError as e:
-            raise CheckpointError(f"{path}: voice metadata is not valid JSON: {e}") from None
+            raise CheckpointError(f"{where}: voice metadata is not valid JSON: {e}") from None
         if not isinstance(meta, dict):
-            raise CheckpointError(f"{path}: voice metadata must be a JSON object")
+            raise CheckpointError(f"{where}: voice metadata is not a JSON object")
         if meta.get("format") != FORMAT_NAME or meta.get("version") != FORMAT_VERSION:
             raise CheckpointError(
-                f"{path}: unsupported voice format {meta.get('format')!r} version {meta.get('version')!r} "
+                f"{where}: unsupported voice format {meta.get('format')!r} version {meta.get('version')!r} "
                 f"(this luxtts reads {FORMAT_NAME!r} version {FORMAT_VERSION})"
             )
         meta.pop("format")
         meta.pop("version")
         known = {f.name for f in fields(cls)} - {"features"}
         if set(meta) - known:
-            raise CheckpointError(f"{path}: unknown voice metadata keys {brief(sorted(set(meta) - known))}")
+            raise CheckpointError(f"{where}: unknown voice metadata keys {brief(sorted(set(meta) - known))}")
         try:
             return cls(features=features, **meta)
         except PromptError as e:
-            raise CheckpointError(f"{path}: {e}") from None
+            raise CheckpointError(f"{where}: {e}") from None
 
     @classmethod
     def from_upstream(cls, encoded: Mapping[str, Any]) -> "VoicePrompt":
@@ -324,3 +350,19 @@ def vocab_fingerprint(token_to_id: Mapping[str, int]) -> str:
 
     lines = "\n".join(f"{token}\t{idx}" for token, idx in sorted(token_to_id.items(), key=lambda kv: kv[1]))
     return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+
+
+def safetensors_metadata(data: bytes) -> dict:
+    """The ``__metadata__`` strings of safetensors bytes, read from the header alone (8-byte little-endian
+    header length, then JSON). Raises ValueError for bytes that are not safetensors."""
+    if len(data) < 8:
+        raise ValueError(f"{len(data)} bytes is too short for a safetensors header")
+    size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        raise ValueError(f"header length {size} runs past the {len(data)} bytes given")
+    try:
+        header = json.loads(data[8 : 8 + size].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"the header is not JSON: {e}") from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return dict(meta) if isinstance(meta, dict) else {}

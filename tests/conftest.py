@@ -59,3 +59,18 @@ def prompt(tts):
     from golden_model import pipeline_cases, prompt_wav
 
     return tts.encode_prompt(str(prompt_wav()), text=pipeline_cases()[0]["prompt_text"])
+
+
+# A real PostgreSQL 15 server for the whole session (tests/pg_server.py), and a fresh database per test.
+@pytest.fixture(scope="session")
+def postgres_server():
+    from pg_server import PostgresServer
+
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    return postgres_server.create_database()

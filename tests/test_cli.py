@@ -106,7 +106,12 @@ def test_saved_voice_gives_the_same_audio_as_the_file(model, tmp_path, capsys):
     assert "narrator" in capsys.readouterr().out
     assert main(["voice", "list"]) == EXIT_OK
     assert capsys.readouterr().out.split() == ["narrator"]
-    assert (tmp_path / "home" / "voices" / "narrator.safetensors").is_file()
+    from luxtts.store import open_store
+
+    with open_store() as store:
+        assert store.get("narrator").audio_filename == prompt_wav().name
+        assert store.original_audio("narrator") == prompt_wav().read_bytes()
+    assert (tmp_path / "home" / "voices.db").is_file()
 
     assert speak(model, tmp_path / "by_name.wav", voice="narrator") == EXIT_OK
     assert speak(model, tmp_path / "by_file.wav") == EXIT_OK
@@ -114,7 +119,9 @@ def test_saved_voice_gives_the_same_audio_as_the_file(model, tmp_path, capsys):
     by_file, _ = sf.read(str(tmp_path / "by_file.wav"), dtype="float32")
     assert np.array_equal(by_name, by_file)
 
-    saved = tmp_path / "home" / "voices" / "narrator.safetensors"
+    from luxtts.voices import load_voice
+
+    saved = load_voice("narrator").save(tmp_path / "narrator.safetensors")
     assert speak(model, tmp_path / "by_path.wav", voice=saved) == EXIT_OK
     assert np.array_equal(sf.read(str(tmp_path / "by_path.wav"), dtype="float32")[0], by_file)
 

@@ -1,13 +1,12 @@
-"""``luxtts voice add|list|rm``: saved voices (encoded prompts), usable as ``speak --voice NAME``.
+"""``luxtts voice add|list|rm``: the voice library (encoded prompts), usable as ``speak --voice NAME``.
 
-Saved voice files are made readable by their owner only (mode 0600): a voice prompt is enough to speak as
-that person, so it is treated like a private key, whatever the umask.
+The library (see :mod:`luxtts.store`) is readable by its owner only (mode 0600): a voice prompt is enough to
+speak as that person, so it is treated like a private key, whatever the umask.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from ..errors import InvalidOptionError
@@ -15,8 +14,9 @@ from . import common
 from .common import EXIT_OK
 
 HELP = "manage saved voices (add, list, rm)"
-DESCRIPTION = ("Saved voices are reference recordings encoded once and kept under a name in $LUXTTS_HOME/voices "
-               "(private files, mode 0600); use them with: luxtts speak ... --voice NAME")
+DESCRIPTION = ("Saved voices are reference recordings encoded once and kept under a name in the voice library "
+               "($LUXTTS_VOICES_DB, else $LUXTTS_HOME/voices.db; private, mode 0600), shared with luxtts serve; "
+               "use them with: luxtts speak ... --voice NAME")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -47,34 +47,43 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_add(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..errors import OutputExistsError
     from ..hub import resolve_model
     from ..pipeline import encode_voice
     from ..text import EmiliaTokenizer
-    from ..voices import check_name, save_voice, voice_path
+    from ..voices import check_name, open_library
 
     check_name(args.name)
-    path = voice_path(args.name)
-    common.check_not_input(path, [("voice recording", args.audio)])
-    if path.exists() and not args.force:
-        from ..errors import OutputExistsError
-
-        raise OutputExistsError(f"a voice named {args.name!r} already exists ({path}); pass --force to replace it")
     duration, rms = common.prompt_settings(args)
-    files = resolve_model(args.model or common.default_model())
-    prompt = encode_voice(args.audio, EmiliaTokenizer(files.tokens), duration=duration, rms=rms,
-                          text=args.voice_text)
-    path = save_voice(args.name, prompt, overwrite=args.force)
-    os.chmod(path, 0o600)
-    print(f"saved voice {args.name!r} ({prompt.duration:.1f} s: {prompt.transcript!r}) to {path}")
+    audio_path = Path(args.audio).expanduser()
+    with open_library() as store:
+        if args.name in store.names() and not args.force:
+            raise OutputExistsError(f"a voice named {args.name!r} already exists in {store.location}; "
+                                    "pass --force to replace it")
+        files = resolve_model(args.model or common.default_model())
+        prompt = encode_voice(args.audio, EmiliaTokenizer(files.tokens), duration=duration, rms=rms,
+                              text=args.voice_text)
+        try:
+            audio = audio_path.read_bytes()
+        except OSError as e:
+            raise InvalidOptionError(f"cannot read the recording {args.audio}: {e.strerror or e}") from None
+        record = store.create(args.name, prompt, audio=audio, audio_filename=audio_path.name,
+                              transcript=prompt.transcript or "", replace=args.force)
+        where = store.location
+    print(f"saved voice {args.name!r} ({prompt.duration:.1f} s: {prompt.transcript!r}) as {record.id} in {where}")
     return EXIT_OK
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from ..voices import list_voices, voices_dir
+    from ..voices import open_library
 
-    names = list_voices()
+    with open_library() as store:
+        names = store.names()
+        where = store.location
     if not names:
-        print(f"no saved voices in {voices_dir()} (add one with: luxtts voice add NAME REF.wav --voice-text ...)",
+        print(f"no saved voices in {where} (add one with: luxtts voice add NAME REF.wav --voice-text ...)",
               file=sys.stderr)
     for name in names:
         print(name)
@@ -82,12 +91,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_rm(args: argparse.Namespace) -> int:
-    from ..errors import VoiceNotFoundError
-    from ..voices import list_voices, remove_voice
+    from ..voices import remove_voice
 
-    try:
-        path = remove_voice(args.name)
-    except VoiceNotFoundError as e:
-        raise VoiceNotFoundError(f"{e}{common.did_you_mean(args.name, list_voices())}") from None
-    print(f"removed voice {args.name!r} ({path})")
+    record = remove_voice(args.name)  # an unknown name raises VoiceNotFoundError with a "did you mean"
+    print(f"removed voice {record.name!r} ({record.id})")
     return EXIT_OK

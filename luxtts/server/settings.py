@@ -1,0 +1,66 @@
+"""What one server process is configured with; the command line and Ray Serve both build this."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from ..errors import InvalidOptionError
+
+API_KEY_ENV = "LUXTTS_API_KEY"
+DEFAULT_PORT = 8880
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """model: a folder or hub id; device/dtype/quantize as LuxTTS.from_pretrained takes them.
+    voices_db: None (SQLite under $LUXTTS_HOME), a SQLite path/URL or postgresql://...
+    max_queue: requests admitted at once (running or waiting); more get 429.
+    api_key: required as ``Authorization: Bearer`` on /v1 when set (None: read $LUXTTS_API_KEY).
+    chunk_policy: how a request's text is cut into chunks (luxtts.text.split POLICIES): "first_clause" speaks a
+    short first chunk when the text needs several anyway, so that its first audio comes early.
+    max_upload_bytes / max_upload_seconds: voice and consent uploads beyond these get 413.
+    cors_origins: web origins (``https://app.example``, or ``*``) whose pages may call the API from a browser.
+    """
+
+    model: str = "YatharthS/LuxTTS"
+    device: str = "auto"
+    dtype: Optional[str] = None
+    quantize: Optional[str] = None
+    threads: Optional[int] = None
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    voices_db: Optional[str] = None
+    max_queue: int = 16
+    api_key: Optional[str] = None
+    require_consent: bool = False
+    max_upload_bytes: int = 20 * 1024 * 1024
+    max_upload_seconds: float = 120.0
+    max_input_chars: int = 4096
+    chunk_tokens: int = 100
+    chunk_policy: str = "first_clause"
+    model_name: str = "luxtts"
+    cors_origins: Tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("max_queue", "max_upload_bytes", "max_input_chars", "chunk_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidOptionError(f"{name} must be a positive integer, got {value!r}")
+        from ..text.split import POLICIES
+
+        if self.chunk_policy not in POLICIES:
+            raise InvalidOptionError(f"chunk_policy must be one of {', '.join(POLICIES)}, got {self.chunk_policy!r}")
+        if not (isinstance(self.max_upload_seconds, (int, float)) and self.max_upload_seconds > 0):
+            raise InvalidOptionError(f"max_upload_seconds must be > 0, got {self.max_upload_seconds!r}")
+        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
+            raise InvalidOptionError(f"port must be an integer from 0 to 65535, got {self.port!r}")
+        if self.api_key is None and os.environ.get(API_KEY_ENV):
+            object.__setattr__(self, "api_key", os.environ[API_KEY_ENV])
+        if isinstance(self.cors_origins, str) or not all(isinstance(o, str) and o for o in self.cors_origins):
+            raise InvalidOptionError(f"cors_origins must be a tuple of origins such as 'https://app.example', "
+                                     f"got {self.cors_origins!r}")
+        object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
+        if self.api_key == "":
+            object.__setattr__(self, "api_key", None)

@@ -1,0 +1,77 @@
+"""What one app owns: settings, the model, the voice store, the scheduler and the metrics. No module globals,
+so a Ray Serve replica (or a test) can hold several apps in one process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Optional
+
+from .errors import APIError
+from .metrics import Metrics
+from .scheduler import Scheduler
+from .settings import ServerSettings
+
+logger = logging.getLogger("luxtts.server")
+
+
+class ServerState:
+    def __init__(self, settings: ServerSettings, tts=None) -> None:
+        self.settings = settings
+        self.tts = tts
+        self.store = None
+        self.metrics = Metrics()
+        self.scheduler: Optional[Scheduler] = None
+        self.load_error: Optional[str] = None
+        self.draining = False
+        self.on_load_error: Optional[Callable[[], None]] = None
+
+    # ------------------------------------------------------------------------------------------ life
+
+    def start(self) -> None:
+        """Open the store and the scheduler (cheap; the model loads in :meth:`load_model`)."""
+        from ..store import open_store
+
+        self.store = open_store(self.settings.voices_db)
+        self.scheduler = Scheduler(self.metrics, self.settings.max_queue)
+
+    def load_model(self) -> None:
+        if self.tts is not None:
+            return
+        from ..pipeline import LuxTTS
+
+        s = self.settings
+        try:
+            tts = LuxTTS.from_pretrained(s.model, device=s.device, dtype=s.dtype, threads=s.threads,
+                                         quantize=s.quantize)
+        except Exception as exc:  # noqa: BLE001 - /ready reports it; the process keeps answering
+            self.load_error = f"{type(exc).__name__}: {exc}"
+            logger.error("model failed to load: %s", self.load_error)
+            if self.on_load_error is not None:
+                self.on_load_error()
+            return
+        self.tts = tts
+        logger.info("model ready: %s", tts.variant)
+
+    def stop(self) -> None:
+        self.draining = True
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    # ------------------------------------------------------------------------------------------ checks
+
+    @property
+    def ready(self) -> bool:
+        return self.tts is not None and self.store is not None and not self.draining
+
+    def require_model(self):
+        if self.draining:
+            raise APIError(503, "the server is shutting down; retry on another instance", code="shutting_down",
+                           headers={"Retry-After": "5"})
+        if self.tts is None:
+            why = f" (it failed: {self.load_error})" if self.load_error else "; retry shortly"
+            raise APIError(503, f"the model is not loaded yet{why}", code="model_not_ready",
+                           headers={"Retry-After": "5"})
+        return self.tts

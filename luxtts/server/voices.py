@@ -1,0 +1,206 @@
+"""The voice library over HTTP: /v1/audio/voices and /v1/audio/voice_consents, on the shared voice store."""
+
+
+import logging
+import re
+
+from .. import errors as lux
+from .body import read_body
+from .codecs import UploadTooLong, probe_seconds, readable_upload
+from .errors import APIError, bad_request, from_luxtts
+
+logger = logging.getLogger("luxtts.server")
+MAX_NAME = 64
+# Multipart overhead on top of the audio itself.
+_FORM_SLACK = 64 * 1024
+_BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+_AUDIO_TYPES = "wav, mp3, flac, ogg (vorbis or opus), webm, m4a/mp4 (aac)"
+
+
+def add_routes(app, state) -> None:
+    from fastapi import Request
+    from starlette.concurrency import run_in_threadpool
+
+    async def form(request: Request):
+        limit = state.settings.max_upload_bytes
+        await read_body(request, limit + _FORM_SLACK, "upload")
+        ctype = request.headers.get("content-type", "")
+        if not ctype.startswith("multipart/form-data"):
+            raise bad_request(f"send the fields as multipart/form-data, got content type {ctype[:80]!r}", None,
+                              "invalid_content_type")
+        try:
+            return await request.form(max_files=2, max_fields=16, max_part_size=limit + 1)
+        except Exception as exc:  # noqa: BLE001 - python-multipart raises several types for broken bodies
+            raise bad_request(f"the multipart body cannot be parsed: {exc}", None, "invalid_multipart") from None
+
+    async def upload(data, field: str):
+        if data is None or isinstance(data, str):
+            raise bad_request(f"'{field}' is required: an audio file ({_AUDIO_TYPES})", field,
+                              "missing_required_parameter")
+        raw = await data.read()
+        limit = state.settings.max_upload_bytes
+        if len(raw) > limit:
+            raise APIError(413, f"'{field}' is {len(raw)} bytes; the most accepted is {limit}", param=field,
+                           code="file_too_large")
+        if not raw:
+            raise bad_request(f"'{field}' is an empty file", field, "empty_audio")
+        seconds = probe_seconds(raw)
+        if seconds is not None and seconds > state.settings.max_upload_seconds:
+            raise APIError(413, f"'{field}' is {seconds:.1f} s long; the most accepted is "
+                                f"{state.settings.max_upload_seconds:g} s", param=field, code="audio_too_long")
+        filename = _safe_filename(data.filename or field)
+        try:
+            source = await run_in_threadpool(readable_upload, raw, field, state.settings.max_upload_seconds)
+        except lux.LuxTTSError as exc:
+            raise from_luxtts(exc, field) from None
+        except UploadTooLong as exc:
+            raise APIError(413, f"'{field}' holds more than {exc.seconds:g} s of audio, the most accepted",
+                           param=field, code="audio_too_long") from None
+        return raw, filename, source
+
+    def text_field(values, field: str, required: bool = False, limit: int = 20_000):
+        value = values.get(field)
+        if value is None or value == "":
+            if required:
+                raise bad_request(f"'{field}' is required", field, "missing_required_parameter")
+            return None
+        if not isinstance(value, str):
+            raise bad_request(f"'{field}' must be a text field, not a file", field, "invalid_type")
+        if len(value) > limit:
+            raise bad_request(f"'{field}' is {len(value)} characters; the most accepted is {limit}", field,
+                              "string_above_max_length")
+        return value
+
+    @app.post("/v1/audio/voices")
+    async def create_voice(request: Request):
+        tts = state.require_model()
+        values = await form(request)
+        try:
+            return await _create_voice(tts, values)
+        finally:
+            await values.close()  # uploads over 1 MB were spooled to temporary files
+
+    async def _create_voice(tts, values):
+        name = _check_name(text_field(values, "name", required=True, limit=100_000))
+        transcript = text_field(values, "transcript")
+        if transcript is not None and not transcript.strip():
+            raise bad_request("'transcript' is only whitespace; give the words of the recording or leave it out",
+                              "transcript")
+        consent = text_field(values, "consent", limit=200)
+        if state.settings.require_consent and consent is None:
+            raise bad_request("this server requires consent: create one with POST /v1/audio/voice_consents and "
+                              "send its id as 'consent'", "consent", "consent_required")
+        if consent is not None:
+            try:
+                await run_in_threadpool(state.store.get_consent, consent)
+            except (lux.ConsentNotFoundError, lux.InvalidOptionError) as exc:
+                raise bad_request(f"'consent': {exc}", "consent", "consent_not_found") from None
+        raw, filename, source = await upload(values.get("audio_sample"), "audio_sample")
+        try:
+            prompt = await run_in_threadpool(tts.encode_prompt, source, text=transcript)
+        except lux.TranscriptionUnavailableError as exc:
+            raise from_luxtts(exc, "transcript") from None
+        except lux.TextError as exc:
+            raise from_luxtts(exc, "transcript") from None
+        except lux.LuxTTSError as exc:
+            raise from_luxtts(exc, "audio_sample") from None
+        except Exception as exc:  # noqa: BLE001 - only speech recognition can fail this way (model download...)
+            if transcript is not None:
+                raise
+            logger.warning("speech recognition failed: %s", type(exc).__name__)
+            raise bad_request(f"no 'transcript' was sent and speech recognition failed on this server "
+                              f"({type(exc).__name__}); send the words of the recording as 'transcript'",
+                              "transcript", "transcript_required") from None
+        try:
+            record = await run_in_threadpool(
+                lambda: state.store.create(name, prompt, audio=raw, audio_filename=filename,
+                                           transcript=prompt.transcript or "", consent_id=consent))
+        except lux.VoiceExistsError as exc:
+            raise APIError(409, str(exc), param="name", code="voice_exists") from None
+        except lux.ConsentNotFoundError as exc:
+            raise bad_request(f"'consent': {exc}", "consent", "consent_not_found") from None
+        except lux.InvalidOptionError as exc:
+            raise bad_request(f"'name': {exc}", "name") from None
+        return voice_json(record)
+
+    @app.get("/v1/audio/voices")
+    async def list_voices():
+        records = await run_in_threadpool(state.store.list)
+        return {"object": "list", "data": [voice_json(r) for r in records]}
+
+    @app.get("/v1/audio/voices/{voice_id}")
+    async def get_voice(voice_id: str):
+        return voice_json(await run_in_threadpool(_lookup, state.store.get, voice_id))
+
+    @app.delete("/v1/audio/voices/{voice_id}")
+    async def delete_voice(voice_id: str):
+        record = await run_in_threadpool(_lookup, state.store.delete, voice_id)
+        return {"id": record.id, "object": "audio.voice.deleted", "deleted": True}
+
+    @app.post("/v1/audio/voice_consents")
+    async def create_consent(request: Request):
+        values = await form(request)
+        try:
+            return await _create_consent(values)
+        finally:
+            await values.close()
+
+    async def _create_consent(values):
+        language = text_field(values, "language", required=True, limit=35)
+        name = text_field(values, "name", limit=256)
+        raw, filename, source = await upload(values.get("recording"), "recording")
+        try:
+            from ..audio import load_audio, validate_prompt
+
+            await run_in_threadpool(lambda: validate_prompt(load_audio(source, 16000)))
+        except lux.LuxTTSError as exc:
+            raise from_luxtts(exc, "recording") from None
+        try:
+            record = await run_in_threadpool(state.store.create_consent, raw, filename, language, name)
+        except lux.InvalidOptionError as exc:
+            raise bad_request(str(exc), "language") from None
+        return consent_json(record)
+
+    @app.get("/v1/audio/voice_consents/{consent_id}")
+    async def get_consent(consent_id: str):
+        try:
+            record = await run_in_threadpool(state.store.get_consent, consent_id)
+        except (lux.ConsentNotFoundError, lux.InvalidOptionError) as exc:
+            raise APIError(404, str(exc), param="consent_id", code="consent_not_found") from None
+        return consent_json(record)
+
+
+def _lookup(fn, key: str):
+    try:
+        return fn(key)
+    except (lux.VoiceNotFoundError, lux.InvalidOptionError) as exc:
+        raise APIError(404, str(exc), param="voice_id", code="voice_not_found") from None
+
+
+def _check_name(name: str) -> str:
+    """A voice name is a label in the database, never a path; still, refuse what could be mistaken for one."""
+    if len(name) > MAX_NAME:
+        raise bad_request(f"'name' is {len(name)} characters; the most accepted is {MAX_NAME}", "name",
+                          "string_above_max_length")
+    if not name.strip() or name != name.strip():
+        raise bad_request("'name' must not be blank or start/end with whitespace", "name")
+    if _BAD_NAME.search(name) or name.startswith(".") or ".." in name:
+        raise bad_request(f"'name' {name[:80]!r} has a character that is not allowed (no '/', '\\', '..', leading "
+                          "'.' or control characters such as NUL)", "name")
+    return name
+
+
+def _safe_filename(name: str) -> str:
+    base = re.split(r"[/\\]", name)[-1]
+    base = _BAD_NAME.sub("_", base)[:255]
+    return base or "upload"
+
+
+def voice_json(record) -> dict:
+    return {"object": "audio.voice", "id": record.id, "name": record.name, "type": "audio_sample",
+            "created_at": int(record.created_at)}
+
+
+def consent_json(record) -> dict:
+    return {"object": "audio.voice_consent", "id": record.id, "name": record.name or "",
+            "language": record.language, "created_at": int(record.created_at)}
