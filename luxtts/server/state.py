@@ -49,6 +49,9 @@ class ServerState:
             if self.on_load_error is not None:
                 self.on_load_error()
             return
+        # The English number reader (inflect) takes seconds to import; pay that before /ready, not in the
+        # first request that has a digit in it.
+        tts.tokenizer.text_to_tokens("1 2")
         self.tts = tts
         logger.info("model ready: %s", tts.variant)
 
