@@ -38,7 +38,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="on SIGTERM/SIGINT, wait this long for requests in progress (default 120)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="let web pages from ORIGIN (e.g. https://app.example, or *) call the API; repeatable")
-    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="server log level (default info)")
 
 
 def settings_from_args(args: argparse.Namespace):
