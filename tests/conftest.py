@@ -74,3 +74,10 @@ def postgres_server():
 @pytest.fixture
 def postgres_url(postgres_server) -> str:
     return postgres_server.create_database()
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch):
+    """A fresh $LUXTTS_HOME (voice library) and no $LUXTTS_MODEL, as on a new machine."""
+    monkeypatch.setenv("LUXTTS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("LUXTTS_MODEL", raising=False)

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from conftest import golden_cases, load_golden
-from golden_model import PIPELINE, build_luxtts_folder, pipeline_cases, prompt_wav
+from golden_model import PIPELINE, pipeline_cases, prompt_wav
 from luxtts.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 from luxtts.errors import InvalidOptionError
 
@@ -23,15 +23,12 @@ CASE = pipeline_cases()[0]
 TEXT = "Short one."
 
 
+pytestmark = pytest.mark.usefixtures("isolated_home")
+
+
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return build_luxtts_folder(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LUXTTS_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("LUXTTS_MODEL", raising=False)
+def model(folder):
+    return folder
 
 
 def speak(model, out, *extra, text=TEXT, voice=None):

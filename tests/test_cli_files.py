@@ -10,22 +10,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from golden_model import build_luxtts_folder, pipeline_cases, prompt_wav
+from golden_model import pipeline_cases, prompt_wav
 from luxtts.cli import EXIT_OK, EXIT_USAGE, main
 
 CASE = pipeline_cases()[0]
 TEXT = "Short one."
 
 
+pytestmark = pytest.mark.usefixtures("isolated_home")
+
+
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return build_luxtts_folder(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LUXTTS_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("LUXTTS_MODEL", raising=False)
+def model(folder):
+    return folder
 
 
 def speak(model, out, *extra, voice=None, text=TEXT):

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from golden_model import build_luxtts_folder, pipeline_cases, prompt_wav
+from golden_model import pipeline_cases, prompt_wav
 from luxtts import longform
 from luxtts.cli import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, main
 
@@ -26,15 +26,12 @@ SENTENCE = "The quick brown fox jumps over the lazy dog near the river bank. "  
 FAST = ["--steps", "1", "--chunk-tokens", "30", "--seed", "7", "--device", "cpu"]
 
 
+pytestmark = pytest.mark.usefixtures("isolated_home")
+
+
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return build_luxtts_folder(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(autouse=True)
-def isolated_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("LUXTTS_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("LUXTTS_MODEL", raising=False)
+def model(folder):
+    return folder
 
 
 def speak_args(model, text_file, out, *extra):
