@@ -108,12 +108,8 @@ def save_safetensors(state_dict: Mapping[str, torch.Tensor], path, metadata: Opt
     """Write tensors to ``path`` atomically (temp file + rename)."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    from .fileio import replaced_atomically
+
     tensors = {k: v.detach().contiguous().cpu() for k, v in state_dict.items()}
-    try:
+    with replaced_atomically(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -87,8 +87,11 @@ def test_two_gloo_processes_make_the_same_update_as_one(setup, tmp_path):
     start = load_model_folder(model).model.state_dict()
     worst = max((a[k] - b[k]).abs().max().item() for k in a)
     moved = max((a[k] - start[k]).abs().max().item() for k in a)
-    # Same global batch, same draws; only the order of float additions differs (all-reduce vs accumulation).
-    assert moved > 1e-4 and worst <= 1e-6, (worst, moved)
+    # Same global batch, same draws; only the order of float additions differs (all-reduce vs accumulation,
+    # 1 vs 2 threads). AdamW divides each gradient by its own running size, so a weight whose gradient is near
+    # zero turns that rounding into a visible step: seen up to 2% of the largest step (2026-11-30). A wrong
+    # share of the batch or a missing all-reduce moves weights by the size of the step itself.
+    assert moved > 1e-4 and worst <= 0.05 * moved, (worst, moved)
 
 
 def test_exported_checkpoint_loads_and_speaks(setup, tmp_path):

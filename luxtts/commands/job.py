@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -83,13 +82,9 @@ def load_state(output: Path) -> Optional[JobState]:
 
 def save_state(output: Path, state: JobState) -> None:
     """Atomically replace the state file, synced: it must never claim more than the partial file holds."""
-    path = state_path(output)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(asdict(state), fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    from ..fileio import write_text_atomically
+
+    write_text_atomically(state_path(output), json.dumps(asdict(state)), sync=True)
 
 
 def discard(output: Path) -> None:

@@ -6,11 +6,10 @@ Every file is written to a temporary name and renamed, so an interrupted run nev
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
+from ..fileio import replaced_atomically, write_text_atomically
 from .metrics import corpus_rates
 
 SUMMARY_JSON = "summary.json"
@@ -19,18 +18,9 @@ PLOT_QUALITY = "wer_sim.png"
 PLOT_SPEED = "rtf.png"
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
+    with replaced_atomically(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def summarize(records: List[Dict[str, Any]], configs: List[str]) -> List[Dict[str, Any]]:
@@ -65,8 +55,8 @@ def write_reports(out: Path, settings, configs, scorer) -> Dict[str, Any]:
         "run": settings.run_info(), "asr": scorer.asr.name, "speaker": scorer.speaker.name,
         "items": len(ids), "configs": rows, "failed": failed,
     }
-    write_text_atomic(out / SUMMARY_JSON, json.dumps(summary, indent=1, allow_nan=False) + "\n")
-    write_text_atomic(out / SUMMARY_MD, markdown(summary))
+    write_text_atomically(out / SUMMARY_JSON, json.dumps(summary, indent=1, allow_nan=False) + "\n")
+    write_text_atomically(out / SUMMARY_MD, markdown(summary))
     plot(rows, out)
     return summary
 

@@ -135,9 +135,9 @@ def _check_run(out_dir: Path, info: Dict[str, Any]) -> None:
                 f"-o {out_dir} holds results of a run with other settings ({details}); its results would not be "
                 "comparable. Use another output folder, or delete its items.jsonl to start again"
             )
-    from .report import write_text_atomic
+    from ..fileio import write_text_atomically
 
-    write_text_atomic(path, json.dumps(info, indent=1) + "\n")
+    write_text_atomically(path, json.dumps(info, indent=1) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------- the run

@@ -15,6 +15,7 @@ from typing import Optional
 import torch
 
 from ..errors import CheckpointError
+from ..fileio import replaced_atomically
 from .modelio import config_file_name
 
 _NAME = re.compile(r"^step-(\d{8})$")
@@ -38,22 +39,22 @@ def latest_checkpoint(run: os.PathLike) -> Optional[Path]:
     return found[-1] if found else None
 
 
-def _fsync_dir(path: Path) -> None:
-    for f in path.iterdir():
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-
-
 def save_checkpoint(run: os.PathLike, step: int, model, ema, optimizer, scheduler, state: dict, vocab,
                     config_path: Path, keep: int, scaler=None) -> Path:
-    from safetensors.torch import save_file
-
     root = checkpoint_dir(Path(run))
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step:08d}"
-    tmp = root / f".step-{step:08d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
+    with replaced_atomically(final, folder=True, sync=True) as tmp:
+        _write_checkpoint(tmp, step, model, ema, optimizer, scheduler, state, vocab, config_path, scaler)
+    for old in list_checkpoints(run)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write_checkpoint(tmp: Path, step: int, model, ema, optimizer, scheduler, state: dict, vocab,
+                      config_path: Path, scaler) -> None:
+    from safetensors.torch import save_file
+
     save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
     if ema is not None:
         save_file({k: v.detach().contiguous().cpu() for k, v in ema.state_dict().items()}, str(tmp / "ema.safetensors"))
@@ -67,13 +68,6 @@ def save_checkpoint(run: os.PathLike, step: int, model, ema, optimizer, schedule
     vocab.write(tmp / "tokens.txt")
     shutil.copyfile(config_path, tmp / config_file_name(config_path))
     (tmp / "state.json").write_text(json.dumps({**state, "step": step}, indent=1), encoding="utf-8")
-    _fsync_dir(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    for old in list_checkpoints(run)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def load_checkpoint(path: Path, model, ema, optimizer, scheduler, scaler=None) -> dict:

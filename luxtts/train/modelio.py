@@ -15,6 +15,7 @@ from torch import nn
 
 from ..config import AcousticModelFile
 from ..errors import ConfigError
+from ..fileio import replaced_atomically, write_text_atomically
 from ..model.zipvoice import ZipVoiceModel
 from ..text.vocab import PAD_TOKEN
 
@@ -47,17 +48,11 @@ class Vocabulary:
 
     def write(self, path: os.PathLike) -> None:
         lines = [f"{t}\t{i}" for t, i in sorted(self.token_to_id.items(), key=lambda kv: kv[1])]
-        _write_text_atomic(Path(path), "\n".join(lines) + "\n")
+        write_text_atomically(path, "\n".join(lines) + "\n")
 
     @property
     def size(self) -> int:
         return max(self.token_to_id.values()) + 1
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 @dataclass
@@ -164,10 +159,8 @@ def write_model_folder(out: os.PathLike, state_dict: Dict[str, torch.Tensor], vo
     from safetensors.torch import save_file
 
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with replaced_atomically(out, folder=True) as tmp:
         save_file({k: v.detach().float().contiguous().cpu() for k, v in state_dict.items()},
                   str(tmp / "model.safetensors"), metadata={"format": "pt"})
         shutil.copyfile(config_path, tmp / config_file_name(config_path))
@@ -175,10 +168,4 @@ def write_model_folder(out: os.PathLike, state_dict: Dict[str, torch.Tensor], vo
         voc = Path(vocoder) if vocoder is not None else (base_folder / "vocoder" if base_folder else None)
         if voc is not None and voc.is_dir():
             shutil.copytree(voc, tmp / "vocoder")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
