@@ -12,6 +12,7 @@ import soundfile as sf
 
 from golden_model import pipeline_cases, prompt_wav
 from luxtts.cli import EXIT_OK, EXIT_USAGE, main
+from luxtts.voices import load_voice
 
 CASE = pipeline_cases()[0]
 TEXT = "Short one."
@@ -101,13 +102,13 @@ def test_voice_add_refuses_an_existing_voice_and_keeps_it_private(model, tmp_pat
     try:
         add = ["voice", "add", "me", str(prompt_wav()), "--voice-text", CASE["prompt_text"], "--model", str(model)]
         assert main(add) == EXIT_OK
-        path = tmp_path / "home" / "voices" / "me.safetensors"
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        before = path.read_bytes()
+        library = tmp_path / "home" / "voices.db"  # the voice library: private whatever the umask
+        assert stat.S_IMODE(library.stat().st_mode) == 0o600
+        before = load_voice("me")
         assert main(add[:-4] + ["--text", "Other words.", "--model", str(model)]) == EXIT_USAGE
-        assert "already exists" in last_error(capsys) and path.read_bytes() == before
+        assert "already exists" in last_error(capsys) and load_voice("me") == before
         assert main(add[:-4] + ["--text", "Other words.", "--model", str(model), "--force"]) == EXIT_OK
-        assert path.read_bytes() != before and stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert load_voice("me").transcript == "Other words." and stat.S_IMODE(library.stat().st_mode) == 0o600
     finally:
         os.umask(old)
 

@@ -73,9 +73,9 @@ def test_misspelled_voice_names_get_a_suggestion(model, tmp_path, capsys):
                  "--model", str(model)]) == EXIT_OK
     capsys.readouterr()
     assert main(base(model, tmp_path / "o.wav", voice="narator")) == EXIT_USAGE
-    assert capsys.readouterr().err.strip().endswith("(did you mean narrator?)")
+    assert capsys.readouterr().err.strip().endswith("did you mean 'narrator'?")
     assert main(["voice", "rm", "narator"]) == EXIT_USAGE
-    assert capsys.readouterr().err.strip().endswith("(did you mean narrator?)")
+    assert capsys.readouterr().err.strip().endswith("did you mean 'narrator'?")
 
 
 def test_exit_codes_do_not_depend_on_debug(tmp_path):

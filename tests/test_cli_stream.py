@@ -40,7 +40,9 @@ def speak_args(model, text_file, out, *extra):
 
 
 def child(args):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}  # LUXTTS_HOME: the isolated one
+    # The thread count of this process: float sums (and so the audio, by ~1e-7) depend on it, and the resumed
+    # job must equal the uninterrupted run made here. LUXTTS_HOME: the isolated one.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(torch.get_num_threads())}
     return subprocess.Popen([sys.executable, "-m", "luxtts", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
 

@@ -125,7 +125,7 @@ double = text + " " + text
 
 def run(t):
     kept, n = [], 0
-    for piece in tts.stream(t, prompt, seed=0):
+    for piece in tts.stream(t, prompt, seed=0, chunk_policy="fewest"):
         n += piece.numel()
         if hold == "1":
             kept.append(piece.clone())

@@ -127,18 +127,6 @@ def _load_voice(tts, args: argparse.Namespace, voice):
     return tts.encode_prompt(str(voice), duration=duration, rms=rms, text=args.voice_text)
 
 
-def find_voice(value: str):
-    """voices.find_voice, with a "did you mean" among the saved names."""
-    from ..errors import VoiceNotFoundError
-    from ..voices import find_voice as lookup, list_voices
-
-    try:
-        return lookup(value)
-    except VoiceNotFoundError as e:
-        hint = common.did_you_mean(value, list_voices())
-        raise VoiceNotFoundError(f"{e}{hint}") from None
-
-
 # ------------------------------------------------------------------------------------------------ run
 
 
@@ -151,7 +139,9 @@ def run(args: argparse.Namespace) -> int:
     options = SynthesisOptions(num_steps=args.steps, guidance_scale=args.guidance, t_shift=args.t_shift,
                                speed=args.speed, seed=args.seed)
     output = None if args.output == STDOUT else Path(args.output).expanduser()
-    voice = find_voice(args.voice)
+    from ..voices import find_voice
+
+    voice = find_voice(args.voice)  # an unknown name: VoiceNotFoundError with a "did you mean" from the library
     if output is not None:
         common.check_new_output(output, args.force or args.resume, _inputs(args))
         if args.resume and output.exists():
@@ -192,13 +182,14 @@ def _check_rate(fmt: str, rate: int) -> None:
 
 
 def _inputs(args: argparse.Namespace) -> list:
-    from ..voices import VOICE_SUFFIX, list_voices, voice_path
+    from ..voices import VOICE_SUFFIX, open_library
 
     voice = Path(args.voice).expanduser()
     if voice.is_file():
         label = "saved voice file" if voice.suffix == VOICE_SUFFIX else "voice recording"
-    else:
-        label, voice = "saved voice", voice_path(args.voice) if args.voice in list_voices() else None
+    else:  # a saved voice: the library file it lives in is an input too
+        with open_library() as store:
+            label, voice = "voice library", Path(store.location) if store.kind == "sqlite" else None
     return [(label, voice), ("text file", args.file if args.file not in (None, STDOUT) else None)]
 
 

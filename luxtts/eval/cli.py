@@ -57,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidOptionError("--variants and --steps choose how to synthesize; --audio scores existing files")
     model = None
     if audio is None:
-        from ..cli import _default_model
+        from ..commands.common import default_model
 
-        model = args.model or _default_model()
+        model = args.model or default_model()
     out = Path(args.out).expanduser()
     if out.exists() and not out.is_dir():
         raise InvalidOptionError(f"-o {out}: exists and is not a folder")

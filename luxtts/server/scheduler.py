@@ -137,10 +137,13 @@ class Scheduler:
         if not job.started:
             job.started = True
             m.queue_depth.dec()
-            job._gen = job.factory(job._progress)
         before = job.done_chunks
         t0 = time.perf_counter()
         try:
+            if job._gen is None:
+                # LuxTTS.stream checks its arguments (and tokenizes) when called: a bad input raises here,
+                # and must end this job, not the worker thread.
+                job._gen = job.factory(job._progress)
             piece = next(job._gen)
         except StopIteration:
             piece = None
