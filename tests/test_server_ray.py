@@ -1,0 +1,163 @@
+"""The server as a Ray Serve application: a real local Ray instance, two replicas, a real PostgreSQL store.
+
+The OpenAI SDK tests of test_server_speech.py run here unchanged against the deployment: their ``server``
+fixture is replaced by one that yields the Ray endpoint.
+"""
+
+import concurrent.futures
+import os
+import signal
+import threading
+import time
+
+import httpx
+import pytest
+from server_live import free_port, voice_form
+# the SDK tests and their fixtures, collected again here against Ray Serve (``server`` below replaces theirs)
+from test_server_speech import (TRANSCRIPT, client, reference, test_every_format_decodes_to_the_expected_length,  # noqa: F401
+                                test_extensions_and_speed_reach_the_model, test_health_ready_and_metrics,
+                                test_models_lists_the_served_model,
+                                test_seeded_output_equals_luxtts_generate_sample_for_sample,
+                                test_sse_events_carry_the_audio_then_usage,
+                                test_streaming_response_arrives_in_pieces_and_joins_to_the_whole, voice)
+
+from luxtts.server.settings import ServerSettings
+
+REPLICA = "x-luxtts-replica"
+TIMEOUT = 90  # a client's limit: a request that hangs fails the test instead of the test run hanging
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    import ray
+    from ray import serve
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
+             configure_logging=False)
+    yield
+    serve.shutdown()
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def server(ray_instance, folder, postgres_server):
+    """Two replicas on this machine behind Serve's proxy on a free port, voices in a real PostgreSQL."""
+    from ray import serve
+
+    from luxtts.server.ray_app import APP_NAME, RayOptions, application
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port, "request_timeout_s": 60})
+    settings = ServerSettings(model=str(folder), device="cpu", port=port, max_queue=8,
+                              voices_db=postgres_server.create_database())
+    options = RayOptions(replicas=2, health_check_period_s=1, health_check_timeout_s=20, cpus_per_replica=1)
+    serve.run(application(settings, options), name=APP_NAME, route_prefix="/")
+    url = f"http://127.0.0.1:{port}"
+    assert httpx.get(url + "/ready", timeout=TIMEOUT).status_code == 200
+    yield url, settings
+    serve.delete(APP_NAME)
+
+
+def _speak(url: str, voice: str, text: str = "Hello there.") -> httpx.Response:
+    return httpx.post(url + "/v1/audio/speech", json={"model": "luxtts", "voice": voice, "input": text,
+                                                       "response_format": "pcm", "seed": 1}, timeout=TIMEOUT)
+
+
+def _pid(replica: str) -> int:
+    return int(replica.split("/", 1)[0].rsplit(":", 1)[1])
+
+
+def test_requests_spread_over_both_replicas_and_share_voices(server):
+    url = server[0]
+    made = httpx.post(url + "/v1/audio/voices", **voice_form("shared", TRANSCRIPT), timeout=TIMEOUT)
+    assert made.status_code == 200, made.text
+    maker = made.headers[REPLICA]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda i: _speak(url, "shared", f"Request number {i}."), range(50)))
+    assert [r.status_code for r in responses] == [200] * 50
+    assert all(len(r.content) > 1000 for r in responses)
+    replicas = {r.headers[REPLICA] for r in responses}
+    assert len(replicas) == 2, replicas
+    # the voice made through one replica is found and spoken through the other (one PostgreSQL library)
+    others = [r for r in responses if r.headers[REPLICA] != maker]
+    assert others
+    for _ in range(40):
+        got = httpx.get(url + "/v1/audio/voices/" + made.json()["id"], timeout=TIMEOUT)
+        assert got.status_code == 200 and got.json()["name"] == "shared"
+        if got.headers[REPLICA] != maker:
+            break
+    else:
+        raise AssertionError("every GET went to the replica that made the voice")
+
+
+def test_killed_replica_fails_only_its_requests_and_is_replaced(server):
+    from ray import serve
+
+    from luxtts.server.ray_app import APP_NAME, DEPLOYMENT_NAME
+
+    url = server[0]
+    made = httpx.post(url + "/v1/audio/voices", **voice_form("survivor", TRANSCRIPT), timeout=TIMEOUT)
+    assert made.status_code == 200, made.text
+    results = []  # (started, finished, status or exception name, replica or None)
+    lock = threading.Lock()
+    first_done = threading.Event()
+
+    def client(i: int) -> None:
+        for j in range(4):
+            t0 = time.monotonic()
+            try:
+                r = _speak(url, "survivor", f"Client {i} asks for sentence {j}.")
+                outcome, replica = r.status_code, r.headers.get(REPLICA)
+            except httpx.TimeoutException:
+                outcome, replica = "timeout", None
+            except httpx.TransportError as exc:  # a stream cut when its replica died
+                outcome, replica = type(exc).__name__, None
+            with lock:
+                results.append((t0, time.monotonic(), outcome, replica))
+                if len(results) >= 10:
+                    first_done.set()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    assert first_done.wait(TIMEOUT)
+    with lock:
+        victim = next(r[3] for r in results if r[3])
+    os.kill(_pid(victim), signal.SIGKILL)
+    killed_at = time.monotonic()
+    for t in threads:
+        t.join(TIMEOUT * 4 + 30)
+    assert not any(t.is_alive() for t in threads), "a client hung"
+    assert len(results) == 80
+    outcomes = [r[2] for r in results]
+    assert "timeout" not in outcomes
+    errors = [r for r in results if r[2] != 200]
+    # only requests that were in progress on the killed replica fail: at most its max_ongoing_requests
+    assert len(errors) <= server[1].max_queue, errors
+    for started, finished, outcome, replica in errors:
+        assert replica is None or outcome >= 500
+        assert finished >= killed_at  # nothing failed before the kill
+    served_after = {r[3] for r in results if r[2] == 200 and r[0] > killed_at}
+    assert victim not in served_after
+
+    # Serve starts a replacement; it serves, and every voice is still there
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = serve.status().applications[APP_NAME].deployments[DEPLOYMENT_NAME]
+        if status.status == "HEALTHY" and status.replica_states.get("RUNNING", 0) == 2:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"no replacement replica: {status}")
+    seen = set()
+    for _ in range(40):
+        r = _speak(url, "survivor")
+        assert r.status_code == 200
+        seen.add(r.headers[REPLICA])
+        if len(seen) == 2:
+            break
+    assert len(seen) == 2 and victim not in seen
+    names = {v["name"] for v in httpx.get(url + "/v1/audio/voices", timeout=TIMEOUT).json()["data"]}
+    assert {"survivor", "shared"} <= names
+    print(f"\nkill test: {len(results)} requests, {len(errors)} failed "
+          f"({sorted(set(map(str, (e[2] for e in errors))))}); replicas after: {sorted(seen)}")
