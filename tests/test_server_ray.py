@@ -103,7 +103,7 @@ def test_killed_replica_fails_only_its_requests_and_is_replaced(server):
     first_done = threading.Event()
 
     def client(i: int) -> None:
-        for j in range(4):
+        for j in range(3):
             t0 = time.monotonic()
             try:
                 r = _speak(url, "survivor", f"Client {i} asks for sentence {j}.")
@@ -128,7 +128,7 @@ def test_killed_replica_fails_only_its_requests_and_is_replaced(server):
     for t in threads:
         t.join(TIMEOUT * 4 + 30)
     assert not any(t.is_alive() for t in threads), "a client hung"
-    assert len(results) == 80
+    assert len(results) == 60
     outcomes = [r[2] for r in results]
     assert "timeout" not in outcomes
     errors = [r for r in results if r[2] != 200]
@@ -161,3 +161,69 @@ def test_killed_replica_fails_only_its_requests_and_is_replaced(server):
     assert {"survivor", "shared"} <= names
     print(f"\nkill test: {len(results)} requests, {len(errors)} failed "
           f"({sorted(set(map(str, (e[2] for e in errors))))}); replicas after: {sorted(seen)}")
+
+
+def test_options_are_checked_with_clear_messages():
+    from luxtts.errors import InvalidOptionError
+    from luxtts.server.ray_app import RayOptions, parse_autoscale
+
+    assert parse_autoscale("1:4") == (1, 4)
+    for bad in ("4", "a:b", "1:"):
+        with pytest.raises(InvalidOptionError, match="MIN:MAX"):
+            parse_autoscale(bad)
+    with pytest.raises(InvalidOptionError, match="MIN:MAX"):
+        RayOptions(autoscale=(3, 1))
+    with pytest.raises(InvalidOptionError, match="replicas"):
+        RayOptions(replicas=0)
+    with pytest.raises(InvalidOptionError, match="gpus_per_replica"):
+        RayOptions(gpus_per_replica=1.5)
+    assert RayOptions(autoscale=(0, 3)).max_replicas == 3
+
+
+def test_sqlite_is_refused_for_replicas_on_several_nodes(tmp_path):
+    from luxtts.errors import LuxTTSError
+    from luxtts.server.ray_app import RayOptions, check_store_for_cluster
+
+    sqlite = ServerSettings(voices_db=str(tmp_path / "v.db"))
+    with pytest.raises(LuxTTSError, match="postgresql://"):
+        check_store_for_cluster(sqlite, RayOptions(replicas=2), nodes=3)
+    with pytest.raises(LuxTTSError, match="3 nodes"):
+        check_store_for_cluster(sqlite, RayOptions(autoscale=(1, 4)), nodes=3)
+    check_store_for_cluster(sqlite, RayOptions(replicas=4), nodes=1)  # one machine: one WAL file, shared
+    check_store_for_cluster(sqlite, RayOptions(replicas=1), nodes=3)
+    check_store_for_cluster(ServerSettings(voices_db="postgresql://u@db.example/luxtts"), RayOptions(replicas=8),
+                            nodes=3)
+
+
+def test_serve_config_file_builds_the_application(ray_instance):
+    from importlib import resources
+
+    import yaml
+    from ray.serve import Application
+
+    from luxtts.errors import InvalidOptionError
+    from luxtts.server.ray_app import build_app
+
+    config = yaml.safe_load(resources.files("luxtts.server").joinpath("ray_serve.yaml").read_text())
+    (app,) = config["applications"]
+    module, _, name = app["import_path"].partition(":")
+    assert f"{module}:{name}" == "luxtts.server.ray_app:build_app"
+    assert isinstance(build_app(app["args"]), Application)
+    with pytest.raises(InvalidOptionError, match="unknown luxtts args.*replicaz"):
+        build_app({"replicaz": 2})
+
+
+def test_serve_without_ray_imports_no_ray_and_refuses_ray_options(capsys):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import luxtts
+
+    code = ("import sys, luxtts, luxtts.cli, luxtts.server.cli, luxtts.server.app; "
+            "assert not [m for m in sys.modules if m == 'ray' or m.startswith('ray.')], 'ray imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(Path(luxtts.__file__).parents[1])})
+    from luxtts.cli import main
+
+    assert main(["serve", "--replicas", "2", "--model", "x"]) != 0
+    assert "--replicas need --ray" in capsys.readouterr().err
