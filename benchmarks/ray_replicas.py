@@ -6,6 +6,7 @@ machine), creates one voice, then per round: --clients concurrent clients send o
 a busy machine's drift hits both alike; the ratio of the means is printed.
 
     python benchmarks/ray_replicas.py                      # the small golden test model, 2 CPUs, 2 rounds each
+    python benchmarks/ray_replicas.py --whole-machine      # the single replica gets both CPUs as torch threads
     python benchmarks/ray_replicas.py --model /path/to/model --cpus 8 --cpus-per-replica 4
 """
 
@@ -34,6 +35,9 @@ def main(argv=None) -> int:
     p.add_argument("--clients", type=int, default=8)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--rounds", type=int, default=2, help="rounds per replica count (default 2)")
+    p.add_argument("--whole-machine", action="store_true",
+                   help="give the single replica all --cpus (as many torch threads) instead of --cpus-per-replica, "
+                        "so that both cases may use the same cores")
     args = p.parse_args(argv)
 
     import httpx
@@ -60,7 +64,8 @@ def main(argv=None) -> int:
         voice_made = False
         for rnd in range(args.rounds):
             for n in (1, 2):
-                serve.run(application(settings, RayOptions(replicas=n, cpus_per_replica=args.cpus_per_replica)),
+                cpus = args.cpus if (n == 1 and args.whole_machine) else args.cpus_per_replica
+                serve.run(application(settings, RayOptions(replicas=n, cpus_per_replica=cpus)),
                           name=APP_NAME, route_prefix="/")
                 if not voice_made:
                     with open(prompt_wav(), "rb") as f:
@@ -72,7 +77,7 @@ def main(argv=None) -> int:
                 _round(url, texts, args.clients, 3.0)  # warm-up: every replica has run the model
                 audio, wall, replicas, errors = _round(url, texts, args.clients, args.seconds)
                 results[n].append(audio / wall)
-                print(f"round {rnd + 1}, {n} replica(s): {audio:.1f} s of audio in {wall:.1f} s = "
+                print(f"round {rnd + 1}, {n} replica(s) x {cpus:g} CPU: {audio:.1f} s of audio in {wall:.1f} s = "
                       f"{audio / wall:.2f} audio s/s; served by {len(replicas)} replica(s); errors {errors}; "
                       f"load average {os.getloadavg()[0]:.1f}", flush=True)
     finally:

@@ -32,7 +32,7 @@ def ray_instance():
     import ray
     from ray import serve
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
+    ray.init(num_cpus=3, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
              configure_logging=False)
     yield
     serve.shutdown()
@@ -227,3 +227,41 @@ def test_serve_without_ray_imports_no_ray_and_refuses_ray_options(capsys):
 
     assert main(["serve", "--replicas", "2", "--model", "x"]) != 0
     assert "--replicas need --ray" in capsys.readouterr().err
+
+
+def test_a_model_that_cannot_load_fails_the_deployment_with_its_message(ray_instance, tmp_path):
+    from ray import serve
+
+    from luxtts.server.ray_app import RayOptions, application, deployment_problem
+
+    settings = ServerSettings(model=str(tmp_path / "no-such-model"), device="cpu", voices_db=str(tmp_path / "v.db"))
+    try:
+        with pytest.raises(RuntimeError, match="Deploying application broken failed"):
+            serve.run(application(settings, RayOptions(replicas=1)), name="broken", route_prefix="/broken")
+        problem = deployment_problem("broken")
+        assert "could not load model" in problem and "no-such-model" in problem, problem
+    finally:
+        serve.delete("broken")
+
+
+def test_health_check_fails_without_a_scheduler_thread_or_model(tts, tmp_path):
+    from types import SimpleNamespace
+
+    from luxtts.server.ray_app import LuxTTSDeployment
+    from luxtts.server.state import ServerState
+
+    state = ServerState(ServerSettings(voices_db=str(tmp_path / "v.db")), tts)
+    replica = SimpleNamespace(_state=state, replica="test")
+    replica.health_problem = lambda: LuxTTSDeployment.health_problem(replica)
+    assert LuxTTSDeployment.health_problem(replica) == "the voice store is closed"
+    state.start()
+    try:
+        assert LuxTTSDeployment.health_problem(replica) is None
+        state.scheduler.stop()
+        assert "scheduler" in LuxTTSDeployment.health_problem(replica)
+        with pytest.raises(RuntimeError, match="replica test unhealthy: the scheduler"):
+            LuxTTSDeployment.check_health(replica)
+        state.tts = None
+        assert LuxTTSDeployment.health_problem(replica) == "no model loaded"
+    finally:
+        state.stop()

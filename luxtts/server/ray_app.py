@@ -194,6 +194,8 @@ def application(settings: ServerSettings, options: RayOptions):
         health_check_period_s=options.health_check_period_s,
         health_check_timeout_s=options.health_check_timeout_s,
         graceful_shutdown_timeout_s=options.graceful_shutdown_timeout_s,
+        # a model that cannot load fails the same way every time: fail the deployment soon, with its message
+        max_constructor_retry_count=3,
     )
     if options.autoscale:
         lo, hi = options.autoscale
@@ -208,6 +210,16 @@ def _settings_dict(settings: ServerSettings) -> Dict[str, Any]:
     data = dataclasses.asdict(settings)
     data["cors_origins"] = list(data["cors_origins"])
     return data
+
+
+def deployment_problem(app_name: str = APP_NAME) -> str:
+    """Why Serve could not deploy ``app_name``: the replica's own error (e.g. the model that did not load),
+    which ``serve.run``'s exception does not carry."""
+    status = serve.status().applications.get(app_name)
+    if status is None:
+        return "the application is not deployed"
+    messages = [d.message for d in status.deployments.values() if d.message] or [status.message]
+    return "; ".join(m.strip() for m in messages if m) or str(status.status)
 
 
 _RAY_KEYS = {f.name for f in dataclasses.fields(RayOptions)}

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace, settings) -> int:
         import ray
         from ray import serve
 
-        from .ray_app import APP_NAME, RayOptions, application, parse_autoscale
+        from .ray_app import APP_NAME, RayOptions, application, deployment_problem, parse_autoscale
     except ImportError as exc:
         raise LuxTTSError(f"luxtts serve --ray needs the ray extra: pip install 'luxtts[ray]' ({exc})") from None
 
@@ -68,8 +68,11 @@ def run(args: argparse.Namespace, settings) -> int:
         from ..store import open_store
 
         open_store(settings.voices_db).close()  # a wrong --voices-db fails here, with its own message
+    import os
+
+    # our own local instance is shut down with us; on a cluster we only remove our application
+    local = not (args.address or os.environ.get("RAY_ADDRESS"))
     ray.init(address=args.address, logging_level=logging.WARNING)
-    local = not (args.address or ray.util.client.ray.is_connected())
     try:
         serve.start(http_options={"host": settings.host, "port": settings.port,
                                   "request_timeout_s": args.request_timeout})
@@ -78,7 +81,12 @@ def run(args: argparse.Namespace, settings) -> int:
             else f"{options.replicas} replica(s)"
         log.info("starting %s of %s on Ray Serve (%g GPU, %g CPU each)", size, settings.model,
                  options.gpus_per_replica, options.cpus_per_replica)
-        serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
+        try:
+            serve.run(app, name=APP_NAME, route_prefix="/", blocking=False)
+        except RuntimeError:
+            problem = deployment_problem(APP_NAME)
+            serve.delete(APP_NAME)
+            raise LuxTTSError(f"Ray Serve could not start luxtts: {problem}") from None
         host = f"[{settings.host}]" if ":" in settings.host else settings.host
         log.info("serving %s on http://%s:%d through Ray Serve (API key %s); Ctrl-C stops", settings.model, host,
                  settings.port, "required" if settings.api_key else "off")
