@@ -161,6 +161,13 @@ class Server:
             time.sleep(0.5)
         return False
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        import psutil
+
+        t = psutil.Process(self.proc.pid).cpu_times()
+        return t.user + t.system
+
     def rss(self) -> int:
         import psutil
 
@@ -318,6 +325,7 @@ async def run_clients(server: Server, voice: str, wl: Workload, args) -> Dict:
     rss: List[int] = []
     stop = asyncio.Event()
     sampler = asyncio.create_task(sample_rss(server, rss, stop))
+    cpu0 = server.cpu_seconds()
     t0 = time.perf_counter()
     deadline = t0 + args.seconds
     tasks = [asyncio.create_task(client_loop(i, server.url, voice, wl, deadline, args.long_share, tally, args.seed))
@@ -329,9 +337,10 @@ async def run_clients(server: Server, voice: str, wl: Workload, args) -> Dict:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     wall = time.perf_counter() - t0
+    cpu = server.cpu_seconds() - cpu0
     stop.set()
     await sampler
-    return {"tally": tally, "wall": wall, "rss_peak": max(rss) if rss else 0}
+    return {"tally": tally, "wall": wall, "cpu": cpu, "rss_peak": max(rss) if rss else 0}
 
 
 # ---------- report ----------
@@ -360,6 +369,11 @@ def report(variant: str, out: Dict, rss_start: int, rss_end: int, args) -> Dict:
           f"(+ {out['wall'] - args.seconds:.1f} s to finish those in flight), max queue {args.max_queue}")
     print(f"throughput {audio / out['wall']:.3f} audio s / wall s  ({audio:.1f} s of audio in {out['wall']:.1f} s); "
           f"{len(tally.results)} requests ok, {tally.rejected} x 429, {len(tally.errors)} errors")
+    # On a shared machine the server gets only part of the cores: audio per server CPU-second says how well
+    # it used what it got.
+    delivered = audio + tally.cut_audio_s
+    print(f"server CPU {out['cpu']:.0f} s in {out['wall']:.0f} s of wall time ({out['cpu'] / out['wall']:.2f} cores on "
+          f"average of {os.cpu_count()}); {delivered / max(out['cpu'], 1e-9):.3f} audio s delivered per server CPU s")
     if tally.cut:
         print(f"{tally.cut} requests still running after --drain-seconds were cancelled (they had streamed "
               f"{tally.cut_audio_s:.1f} s of audio: {(audio + tally.cut_audio_s) / out['wall']:.3f} audio s / wall s "
@@ -387,7 +401,7 @@ def report(variant: str, out: Dict, rss_start: int, rss_end: int, args) -> Dict:
             "audio_seconds": audio, "throughput": audio / out["wall"], "ok": len(tally.results),
             "rejected_429": tally.rejected, "cut": tally.cut, "cut_audio_seconds": tally.cut_audio_s, "errors": len(tally.errors), "error_samples": tally.errors[:10],
             "rss_start_mb": rss_start / 2**20, "rss_end_mb": rss_end / 2**20, "rss_peak_mb": out["rss_peak"] / 2**20,
-            "rss_growth_pct": growth,
+            "rss_growth_pct": growth, "server_cpu_seconds": out["cpu"],
             "ttfa": {q: pct([r.ttfa for r in tally.results], q) for q in (0.5, 0.95, 0.99)},
             "total": {q: pct([r.total for r in tally.results], q) for q in (0.5, 0.95, 0.99)}}
 
