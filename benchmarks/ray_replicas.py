@@ -65,6 +65,9 @@ def main(argv=None) -> int:
         for rnd in range(args.rounds):
             for n in (1, 2):
                 cpus = args.cpus if (n == 1 and args.whole_machine) else args.cpus_per_replica
+                # a fresh deployment each round: updating in place can wait forever for CPUs the old
+                # replicas still hold
+                serve.delete(APP_NAME)
                 serve.run(application(settings, RayOptions(replicas=n, cpus_per_replica=cpus)),
                           name=APP_NAME, route_prefix="/")
                 if not voice_made:

@@ -182,6 +182,7 @@ def alive_nodes() -> int:
 def application(settings: ServerSettings, options: RayOptions):
     """The bound Serve application (``serve.run`` it, or return it from a builder)."""
     check_store_for_cluster(settings, options, alive_nodes())
+    settings = _absolute_paths(settings)
     if settings.threads is None:
         # one replica's torch threads = the CPUs Ray reserved for it, not every core of a shared machine
         settings = dataclasses.replace(settings, threads=max(1, int(options.cpus_per_replica)))
@@ -204,6 +205,21 @@ def application(settings: ServerSettings, options: RayOptions):
     else:
         kwargs["num_replicas"] = options.replicas
     return serve.deployment(LuxTTSDeployment).options(**kwargs).bind(_settings_dict(settings))
+
+
+def _absolute_paths(settings: ServerSettings) -> ServerSettings:
+    """Replicas need not run in this process's folder: a relative model folder or SQLite file is made absolute
+    here, where it was meant."""
+    from ..store.backends import parse_url
+
+    changes: Dict[str, Any] = {}
+    if os.path.exists(settings.model):
+        changes["model"] = os.path.abspath(settings.model)
+    if settings.voices_db:
+        kind, where = parse_url(settings.voices_db)
+        if kind == "sqlite":
+            changes["voices_db"] = where
+    return dataclasses.replace(settings, **changes) if changes else settings
 
 
 def _settings_dict(settings: ServerSettings) -> Dict[str, Any]:
