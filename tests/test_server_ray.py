@@ -54,6 +54,17 @@ def server(ray_instance, folder, postgres_server):
     serve.run(application(settings, options), name=APP_NAME, route_prefix="/")
     url = f"http://127.0.0.1:{port}"
     assert httpx.get(url + "/ready", timeout=TIMEOUT).status_code == 200
+    # both replicas serve speech once before any test: the SDK tests' /metrics check may reach either
+    assert httpx.post(url + "/v1/audio/voices", **voice_form("warm", TRANSCRIPT), timeout=TIMEOUT).status_code == 200
+    served = set()
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for _ in range(10):
+            responses = list(pool.map(lambda i: _speak(url, "warm", "Warm up."), range(4)))
+            assert all(r.status_code == 200 for r in responses)
+            served |= {r.headers[REPLICA] for r in responses}
+            if len(served) == 2:
+                break
+    assert len(served) == 2
     yield url, settings
     serve.delete(APP_NAME)
 
