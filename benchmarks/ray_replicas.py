@@ -102,8 +102,8 @@ def _round(url, texts, clients, seconds):
         with httpx.Client(timeout=300) as http:
             j = i
             while time.monotonic() < stop:
-                r = http.post(url + "/v1/audio/speech", json={"model": "luxtts", "voice": "bench",
-                                                               "input": texts[j % len(texts)], "response_format": "pcm"})
+                body = {"model": "luxtts", "voice": "bench", "input": texts[j % len(texts)], "response_format": "pcm"}
+                r = http.post(url + "/v1/audio/speech", json=body)
                 j += 1
                 with lock:
                     if r.status_code == 200:

@@ -69,8 +69,8 @@ def server(ray_instance, folder, postgres_server):
     serve.delete(APP_NAME)
 
 
-def _speak(url: str, voice: str, text: str = "Hello there.") -> httpx.Response:
-    return httpx.post(url + "/v1/audio/speech", json={"model": "luxtts", "voice": voice, "input": text,
+def _speak(url: str, voice_name: str, text: str = "Hello there.") -> httpx.Response:
+    return httpx.post(url + "/v1/audio/speech", json={"model": "luxtts", "voice": voice_name, "input": text,
                                                        "response_format": "pcm", "seed": 1}, timeout=TIMEOUT)
 
 
@@ -113,7 +113,7 @@ def test_killed_replica_fails_only_its_requests_and_is_replaced(server):
     lock = threading.Lock()
     first_done = threading.Event()
 
-    def client(i: int) -> None:
+    def load_client(i: int) -> None:
         for j in range(3):
             t0 = time.monotonic()
             try:
@@ -128,7 +128,7 @@ def test_killed_replica_fails_only_its_requests_and_is_replaced(server):
                 if len(results) >= 10:
                     first_done.set()
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(20)]
+    threads = [threading.Thread(target=load_client, args=(i,)) for i in range(20)]
     for t in threads:
         t.start()
     assert first_done.wait(TIMEOUT)
@@ -233,7 +233,8 @@ def test_serve_without_ray_imports_no_ray_and_refuses_ray_options(capsys):
 
     code = ("import sys, luxtts, luxtts.cli, luxtts.server.cli, luxtts.server.app; "
             "assert not [m for m in sys.modules if m == 'ray' or m.startswith('ray.')], 'ray imported'")
-    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(Path(luxtts.__file__).parents[1])})
+    root = str(Path(luxtts.__file__).parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": root})
     from luxtts.cli import main
 
     assert main(["serve", "--replicas", "2", "--model", "x"]) != 0

@@ -124,7 +124,8 @@ class LuxTTSDeployment:
                                                quantize=s.quantize)
         except Exception as exc:
             # Serve shows this message as the deployment's status; a replica without a model must not start
-            raise RuntimeError(f"luxtts replica could not load model {s.model!r}: {type(exc).__name__}: {exc}") from None
+            raise RuntimeError(f"luxtts replica could not load model {s.model!r}: "
+                               f"{type(exc).__name__}: {exc}") from None
         self._state = None
         logger.info("replica %s ready: %s", self.replica, self._tts.variant)
 
