@@ -73,6 +73,10 @@ def run(args: argparse.Namespace, settings) -> int:
     # our own local instance is shut down with us; on a cluster we only remove our application
     local = not (args.address or os.environ.get("RAY_ADDRESS"))
     ray.init(address=args.address, logging_level=logging.WARNING)
+    # from here a Ctrl-C or SIGTERM (also one during start-up) stops the application in order
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         serve.start(http_options={"host": settings.host, "port": settings.port,
                                   "request_timeout_s": args.request_timeout})
@@ -90,9 +94,6 @@ def run(args: argparse.Namespace, settings) -> int:
         host = f"[{settings.host}]" if ":" in settings.host else settings.host
         log.info("serving %s on http://%s:%d through Ray Serve (API key %s); Ctrl-C stops", settings.model, host,
                  settings.port, "required" if settings.api_key else "off")
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
         stop.wait()
         log.info("stopping: replicas finish their requests (up to %g s)", options.graceful_shutdown_timeout_s)
         serve.delete(APP_NAME)
