@@ -172,6 +172,9 @@ def check_store_for_cluster(settings: ServerSettings, options: RayOptions, nodes
             f"the voice library is SQLite ({settings.voices_db or 'the default file'}) but this Ray cluster has "
             f"{nodes} nodes and up to {options.max_replicas} replicas: replicas on different machines would not "
             "share voices. Use --voices-db postgresql://user@host/db (every node must reach it), or --replicas 1")
+    if nodes > 1 and store_kind(settings.voices_db) == "sqlite":
+        logger.warning("voice library is SQLite on a %d-node cluster: a replacement replica may start on another "
+                       "machine, with another file; PostgreSQL keeps voices wherever replicas run", nodes)
 
 
 def alive_nodes() -> int:
