@@ -39,6 +39,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="let web pages from ORIGIN (e.g. https://app.example, or *) call the API; repeatable")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="server log level (default info)")
+    from . import ray_cli
+
+    ray_cli.configure(p)
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -62,7 +65,13 @@ def settings_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     import logging
 
+    from . import ray_cli
+
+    ray_cli.check(args)
     settings = settings_from_args(args)
+    if args.ray:
+        logging.getLogger("luxtts").setLevel(args.log_level.upper())
+        return ray_cli.run(args, settings)
     try:
         import uvicorn
 
