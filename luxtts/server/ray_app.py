@@ -154,7 +154,7 @@ class LuxTTSDeployment:
             return "the voice store is closed"
         scheduler = state.scheduler
         # the scheduler's one worker thread runs every request's chunks: without it requests would wait forever
-        if scheduler is None or not scheduler._thread.is_alive():  # noqa: SLF001 - no public liveness yet
+        if scheduler is None or not scheduler.alive:
             return "the scheduler's worker thread has stopped"
         return None
 

@@ -91,6 +91,11 @@ class Scheduler:
     def admitted(self) -> int:
         return self._admitted
 
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread still runs (a health check fails the process when it does not)."""
+        return self._thread.is_alive()
+
     def submit(self, job: Job) -> None:
         with self._cond:
             if self._stopping:
