@@ -19,6 +19,7 @@ from typing import Callable, Deque, Iterator, Optional
 
 import numpy as np
 
+from ..model.weight_source import release_free_memory
 from .metrics import Metrics
 
 logger = logging.getLogger("luxtts.server")
@@ -198,6 +199,8 @@ class Scheduler:
         remaining = (job.total_chunks - job.done_chunks) if job.total_chunks is not None else 0
         job.finished = True
         self.metrics.chunks_cancelled.inc(max(remaining, 0))
+        # What the dropped generator held goes back to the OS now, not at the next request's next chunk.
+        release_free_memory()
         self._release(job)
         self.metrics.cancelled.inc()  # last: whoever sees it sees the other counts settled
         logger.info("request %s cancelled by its client; %d chunk(s) not generated", job.id, remaining)
