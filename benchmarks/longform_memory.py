@@ -22,22 +22,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SENTENCES = (
-    "The old house stood at the end of the lane, its windows dark against the evening sky.",
-    "Nobody had lived there for years, yet every autumn the garden filled with apples.",
-    "She counted the steps to the door, twelve of them, each one worn smooth in the middle.",
-    "Inside, the clocks had stopped at different hours, as if time had argued with itself.",
-)
+sys.path.insert(0, str(REPO))
 
-
-def book(words: int) -> str:
-    out, n, i = [], 0, 0
-    while n < words:
-        sentence = SENTENCES[i % len(SENTENCES)]
-        out.append(sentence)
-        n += len(sentence.split())
-        i += 1
-    return " ".join(out)
+from luxtts.bench.workloads import w2_text  # noqa: E402 - the bench's long text, after the path is set
 
 
 def rss_mb(pid: int) -> tuple:
@@ -74,7 +61,7 @@ def main() -> int:
         model, default_voice, default_text = golden_defaults()
         voice, voice_text = voice or default_voice, voice_text or default_text
     work = Path(tempfile.mkdtemp(prefix="luxtts-longform-"))
-    (work / "book.txt").write_text(book(args.words), encoding="utf-8")
+    (work / "book.txt").write_text(w2_text(args.words), encoding="utf-8")
     out = work / "book.wav"
     cmd = [sys.executable, "-m", "luxtts", "speak", "-f", str(work / "book.txt"), "--voice", voice,
            "-o", str(out), "--quiet", *(["--voice-text", voice_text] if voice_text else []), *extra]

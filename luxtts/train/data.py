@@ -17,13 +17,12 @@ import csv
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence
 
 from ..errors import InvalidOptionError, LuxTTSError
+from ..fileio import replaced_atomically
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 EMILIA_LANGS = ("en", "zh", "en-us", "emilia")
@@ -167,8 +166,7 @@ def prepare(data: os.PathLike, out: os.PathLike, opts: PrepareOptions = PrepareO
     known = set(tokenizer.token_to_id) if opts.tokens else None
     report = PrepareReport()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with replaced_atomically(out, folder=True) as tmp:
         index, shard, shard_no = [], {}, 0
 
         def flush() -> None:
@@ -234,12 +232,6 @@ def prepare(data: os.PathLike, out: os.PathLike, opts: PrepareOptions = PrepareO
                 "feature_scale_applied": False, "lang": opts.lang, "utterances": report.kept,
                 "frames": report.frames, "source": str(data)}
         (tmp / META).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return report
 
 
