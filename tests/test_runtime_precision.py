@@ -28,8 +28,9 @@ def model_for(subdir: str, variant: str):
     if key not in _models:
         folder = GOLDEN_DIR / subdir
         files = (folder / "model.pt", folder / "config.json", folder / "tokens.txt")
-        if variant == "int8":
-            _models[key] = load_acoustic_model(*files, linear_transform=int8_transform())
+        if variant.startswith("int8"):
+            engine = variant.partition("-")[2] or None
+            _models[key] = load_acoustic_model(*files, linear_transform=int8_transform(engine))
         else:
             _models[key] = optimize_model(load_acoustic_model(*files), dtype=variant)
     return _models[key]
@@ -39,7 +40,11 @@ def all_cases():
     return [pytest.param(s, p.values[0], id=f"{s}-{p.id}") for s in SUBDIRS for p in golden_cases(s)]
 
 
-@pytest.mark.parametrize("variant", ["int8", "bfloat16"])
+# Both int8 kernel families torch offers on x86 (the automatic choice depends on the CPU: see int8_engine).
+ENGINE_VARIANTS = [f"int8-{e}" for e in ("x86", "onednn") if e in torch.backends.quantized.supported_engines]
+
+
+@pytest.mark.parametrize("variant", ["int8", "bfloat16"] + ENGINE_VARIANTS)
 @pytest.mark.parametrize("subdir,case", all_cases())
 def test_within_documented_bound_of_fp32(variant, subdir, case):
     g = load_golden(subdir, case["file"])
@@ -98,3 +103,40 @@ def test_int8_refuses_half_precision_models():
                                 dtype=torch.bfloat16)
     with pytest.raises(InvalidOptionError, match="float32"):
         optimize_model(model, quantize="int8")
+
+
+def test_int8_engine_choice_and_errors(monkeypatch):
+    from luxtts.errors import InvalidOptionError
+    from luxtts.runtime import int8_engine
+
+    supported = torch.backends.quantized.supported_engines
+    monkeypatch.delenv("LUXTTS_INT8_ENGINE", raising=False)
+    assert int8_engine() in supported
+    monkeypatch.setenv("LUXTTS_INT8_ENGINE", "ONEDNN")
+    assert int8_engine() == "onednn"
+    assert int8_engine("x86") == "x86"  # an explicit request wins over the environment
+    monkeypatch.setenv("LUXTTS_INT8_ENGINE", "qnnpak")
+    with pytest.raises(InvalidOptionError, match=r"\$LUXTTS_INT8_ENGINE must be one of .*'onednn'.*got 'qnnpak'"):
+        int8_engine()
+    with pytest.raises(InvalidOptionError, match="int8 engine must be one of"):
+        int8_engine("int4")
+
+
+def test_packing_leaves_the_process_engine_alone_and_each_layer_keeps_its_kernels():
+    before = torch.backends.quantized.engine
+    linear = torch.nn.Linear(64, 32)
+    x = torch.randn(50, 64)
+    want = linear(x).detach()
+    layers = {e: Int8Linear(linear, reduce_range=False, engine=e) for e in ("x86", "onednn")
+              if e in torch.backends.quantized.supported_engines}
+    assert torch.backends.quantized.engine == before
+    outs = {}
+    for process_engine in layers:
+        torch.backends.quantized.engine = process_engine
+        for e, layer in layers.items():
+            y = layer(x)
+            assert snr_db(y, want) > 30, (e, process_engine)
+            outs.setdefault(e, y)
+            assert torch.equal(outs[e], y)  # the same kernels whatever the process-wide engine says
+    torch.backends.quantized.engine = before
+    assert all(e in repr(layer) for e, layer in layers.items())

@@ -52,6 +52,15 @@ def _label(spec: Dict[str, Any]) -> str:
     return "/".join(parts)
 
 
+def _int8_engine(quantize: Optional[str]) -> Optional[str]:
+    """The kernels the child's int8 weights are packed for (it runs in this environment, so it chooses the same)."""
+    if quantize != "int8":
+        return None
+    from ..runtime import int8_engine
+
+    return int8_engine()
+
+
 def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1", words: int = 2000,
           quantize: Optional[str] = None, dtype: str = "float32",
           threads: Optional[int] = None, steps: Optional[int] = None, repeat: int = 1, voice: Optional[str] = None,
@@ -90,6 +99,7 @@ def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1",
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "model_source": model or f"random-{size}",
         "variant": _label(spec),
+        "int8_engine": _int8_engine(quantize),
         "machine": {**info.to_dict(), "threads": threads,
                     "estimated_peak_gflops_fp32": estimated_peak_gflops(info, threads, "float32"),
                     "estimated_peak_gflops_variant": estimated_peak_gflops(info, threads, peak_dtype)},

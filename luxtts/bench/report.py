@@ -13,7 +13,8 @@ def summary(r: Dict[str, Any]) -> str:
     m = r.get("machine", {})
     lines: List[str] = [
         f"luxtts bench  {r.get('date', '')}  {r.get('model_source')}  workload {r['spec']['workload']}"
-        f"  variant {r.get('variant')}  threads {m.get('threads')}",
+        f"  variant {r.get('variant')}" + (f" ({r['int8_engine']} kernels)" if r.get("int8_engine") else "")
+        + f"  threads {m.get('threads')}",
         f"cpu: {m.get('model_name')} ({m.get('microarch')}, {m.get('isa')}), {m.get('cores')} cores, "
         f"nominal {_f(m.get('nominal_mhz'), '{:.0f}')} MHz; estimated peak fp32 "
         f"{_f(m.get('estimated_peak_gflops_fp32'), '{:.0f}')} GFLOP/s",

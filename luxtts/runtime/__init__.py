@@ -11,9 +11,9 @@ float32); torch.compile of the decoder step took 1.80-1.87 s against 1.55 s (bef
 """
 
 from .precision import cast_model, snr_db
-from .quantize import Int8Linear, check_quantize, int8_transform, quantize_int8, quantized_report
+from .quantize import Int8Linear, check_quantize, int8_engine, int8_transform, quantize_int8, quantized_report
 
-__all__ = ["optimize_model", "cast_model", "snr_db", "quantize_int8", "int8_transform", "quantized_report", "Int8Linear",
+__all__ = ["optimize_model", "cast_model", "snr_db", "quantize_int8", "int8_transform", "int8_engine", "quantized_report", "Int8Linear",
            "is_quantized"]
 
 
