@@ -161,6 +161,18 @@ class Server:
             time.sleep(0.5)
         return False
 
+    def counters(self) -> Dict[str, float]:
+        """The server's own counts of generated and cancelled chunks and requests (from /metrics)."""
+        import httpx
+
+        names = ("luxtts_chunks_total", "luxtts_chunks_cancelled_total", "luxtts_requests_cancelled_total")
+        out = {}
+        for line in httpx.get(self.url + "/metrics", timeout=10).text.splitlines():
+            name, _, value = line.partition(" ")
+            if name in names:
+                out[name] = float(value)
+        return out
+
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far (psutil, else Linux's /proc)."""
         try:
@@ -204,6 +216,7 @@ class Result:
     audio_s: float = 0.0
     error: str = ""
     retry_after: float = 1.0
+    hung_up: bool = False  # the client went away after the first audio, as --hangup-share asks
 
 
 @dataclass
@@ -214,11 +227,13 @@ class Tally:
     cut: int = 0        # still running when --drain-seconds ran out: cancelled by disconnecting
     cut_audio_s: float = 0.0  # audio those had already streamed
     cut_ttfa: List[float] = field(default_factory=list)  # time to first audio of the cut ones that had some
+    hung_up: List[Result] = field(default_factory=list)  # streamed requests abandoned after their first audio
 
 
 async def one_request(client, url: str, voice: str, text: str, kind: str, mode: str,
-                      live: Optional[Dict[str, float]] = None) -> Result:
-    """One speech request received in ``mode``; ``live["audio_s"]`` follows the streamed audio as it arrives."""
+                      live: Optional[Dict[str, float]] = None, hang_up: bool = False) -> Result:
+    """One speech request received in ``mode``; ``live["audio_s"]`` follows the streamed audio as it arrives.
+    hang_up: close the connection as soon as the first audio arrives (a streamed mode only)."""
     live = live if live is not None else {}
     live["audio_s"] = 0.0
     body = {"model": "luxtts", "input": text, "voice": voice, "speed": 1.0}
@@ -250,6 +265,8 @@ async def one_request(client, url: str, voice: str, text: str, kind: str, mode: 
                     if piece and first is None:
                         first = time.perf_counter()
                         live["ttfa"] = first - t0
+                        if hang_up:
+                            return Result(kind, mode, 200, ttfa=first - t0, hung_up=True)
                     data += piece
                     live["audio_s"] = len(data) / 2 / RATE
                 elif event.get("type") == "speech.audio.done":
@@ -264,6 +281,8 @@ async def one_request(client, url: str, voice: str, text: str, kind: str, mode: 
                     first = time.perf_counter()
                     if mode != "wav":
                         live["ttfa"] = first - t0
+                        if hang_up:
+                            return Result(kind, mode, 200, ttfa=first - t0, hung_up=True)
                 data += piece
                 if mode != "wav":
                     live["audio_s"] = len(data) / 2 / RATE
@@ -286,7 +305,7 @@ async def one_request(client, url: str, voice: str, text: str, kind: str, mode: 
 
 
 async def client_loop(cid: int, url: str, voice: str, wl: Workload, deadline: float, long_share: float,
-                      tally: Tally, seed: int) -> None:
+                      tally: Tally, seed: int, hangup_share: float = 0.0) -> None:
     import httpx
 
     rng = random.Random(seed * 1000 + cid)
@@ -295,9 +314,10 @@ async def client_loop(cid: int, url: str, voice: str, wl: Workload, deadline: fl
             kind = "long" if rng.random() < long_share else "short"
             text = rng.choice(wl.long_texts if kind == "long" else wl.short_texts)
             mode = MODES[rng.randrange(len(MODES))]
+            hang_up = mode != "wav" and rng.random() < hangup_share
             live: Dict[str, float] = {}
             try:
-                res = await one_request(client, url, voice, text, kind, mode, live)
+                res = await one_request(client, url, voice, text, kind, mode, live, hang_up)
             except asyncio.CancelledError:
                 tally.cut += 1
                 tally.cut_audio_s += live.get("audio_s", 0.0)
@@ -314,7 +334,7 @@ async def client_loop(cid: int, url: str, voice: str, wl: Workload, deadline: fl
                 tally.errors.append(f"{kind}/{mode} HTTP {res.status}: {res.error}")
                 await asyncio.sleep(0.5)
                 continue
-            tally.results.append(res)
+            (tally.hung_up if res.hung_up else tally.results).append(res)
 
 
 async def sample_rss(server: Server, samples: List[int], stop: asyncio.Event) -> None:
@@ -334,7 +354,8 @@ async def run_clients(server: Server, voice: str, wl: Workload, args) -> Dict:
     cpu0 = server.cpu_seconds()
     t0 = time.perf_counter()
     deadline = t0 + args.seconds
-    tasks = [asyncio.create_task(client_loop(i, server.url, voice, wl, deadline, args.long_share, tally, args.seed))
+    tasks = [asyncio.create_task(client_loop(i, server.url, voice, wl, deadline, args.long_share, tally, args.seed,
+                                             args.hangup_share))
              for i in range(args.clients)]
     # Clients start nothing after the deadline; what is in flight gets --drain-seconds to finish, then the
     # client disconnects (which the server must turn into cancelled chunks, not wasted compute).
@@ -380,6 +401,9 @@ def report(variant: str, out: Dict, rss_start: int, rss_end: int, args) -> Dict:
     delivered = audio + tally.cut_audio_s
     print(f"server CPU {out['cpu']:.0f} s in {out['wall']:.0f} s of wall time ({out['cpu'] / out['wall']:.2f} cores on "
           f"average of {os.cpu_count()}); {delivered / max(out['cpu'], 1e-9):.3f} audio s delivered per server CPU s")
+    if tally.hung_up:
+        print(f"{len(tally.hung_up)} streamed requests hung up after their first audio (--hangup-share "
+              f"{args.hangup_share:g}): their remaining chunks must be cancelled, not computed")
     if tally.cut:
         print(f"{tally.cut} requests still running after --drain-seconds were cancelled (they had streamed "
               f"{tally.cut_audio_s:.1f} s of audio: {(audio + tally.cut_audio_s) / out['wall']:.3f} audio s / wall s "
@@ -405,7 +429,7 @@ def report(variant: str, out: Dict, rss_start: int, rss_end: int, args) -> Dict:
         print("error:", msg)
     return {"variant": variant, "clients": args.clients, "seconds": args.seconds, "wall": out["wall"],
             "audio_seconds": audio, "throughput": audio / out["wall"], "ok": len(tally.results),
-            "rejected_429": tally.rejected, "cut": tally.cut, "cut_audio_seconds": tally.cut_audio_s, "errors": len(tally.errors), "error_samples": tally.errors[:10],
+            "rejected_429": tally.rejected, "cut": tally.cut, "hung_up": len(tally.hung_up), "cut_audio_seconds": tally.cut_audio_s, "errors": len(tally.errors), "error_samples": tally.errors[:10],
             "rss_start_mb": rss_start / 2**20, "rss_end_mb": rss_end / 2**20, "rss_peak_mb": out["rss_peak"] / 2**20,
             "rss_growth_pct": growth, "server_cpu_seconds": out["cpu"],
             "ttfa": {q: pct([r.ttfa for r in tally.results], q) for q in (0.5, 0.95, 0.99)},
@@ -459,6 +483,8 @@ def parse_args(argv=None):
                    help="after --seconds, how long requests in flight may take to finish before the clients "
                         "disconnect (default 900)")
     p.add_argument("--long-share", type=float, default=0.25, help="share of ~1,000-character inputs (default 0.25)")
+    p.add_argument("--hangup-share", type=float, default=0.0,
+                   help="share of streamed requests whose client disconnects at the first audio (default 0)")
     p.add_argument("--max-queue", type=int, default=16, help="the server's --max-queue (default 16)")
     p.add_argument("--threads", type=int, default=None, help="the server's --threads")
     p.add_argument("--seed", type=int, default=0, help="seed of the clients' choices")
@@ -466,8 +492,8 @@ def parse_args(argv=None):
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     p.add_argument("--max-rss-growth", type=float, default=5.0, help="flag RSS growth above this percentage")
     args = p.parse_args(argv)
-    if args.clients < 1 or args.seconds <= 0 or not 0 <= args.long_share <= 1:
-        p.error("--clients must be >= 1, --seconds > 0 and --long-share in [0, 1]")
+    if args.clients < 1 or args.seconds <= 0 or not 0 <= args.long_share <= 1 or not 0 <= args.hangup_share <= 1:
+        p.error("--clients must be >= 1, --seconds > 0, --long-share and --hangup-share in [0, 1]")
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     bad = [v for v in variants if v not in ("fp32", "int8")]
     if bad or not variants:
@@ -504,6 +530,9 @@ def main(argv=None) -> int:
                 print(f"[{variant}] the server still had requests in flight 60 s after the clients left")
             rss_end = server.rss()
             summary = report(variant, out, rss_start, rss_end, args)
+            counts = server.counters()
+            summary["server_counters"] = counts
+            print("server counters: " + ", ".join(f"{k} {v:.0f}" for k, v in counts.items()))
             summary["rss_ready_mb"] = rss_ready / 2**20
             if out["tally"].cut:
                 # A cancelled request's freed memory goes back to the OS at the next trim, which runs between
