@@ -181,3 +181,43 @@ def test_batch_frames_setting():
     assert cli.settings_from_args(parser.parse_args([])).batch_frames is None  # the device's default
     with pytest.raises(InvalidOptionError, match="batch_frames"):
         ServerSettings(batch_frames=0)
+
+
+class _FailOnce:
+    """The acoustic model of a second LuxTTS, whose first call with more than one chunk raises (a GPU running
+    out of memory mid-call, say): nothing a test can make a real model do on demand."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.failed_batch = 0
+
+    def sample(self, **kw):
+        if len(kw["tokens"]) > 1 and not self.failed_batch:
+            self.failed_batch = len(kw["tokens"])
+            raise RuntimeError("injected failure of a batched model call")
+        return self.model.sample(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
+def test_a_failed_batched_call_ends_its_requests_and_the_worker_goes_on(folder, tmp_path):
+    from luxtts import LuxTTS
+
+    tts = LuxTTS.from_pretrained(folder, device="cpu")
+    faulty = _FailOnce(tts.model)
+    tts.model = faulty
+    settings = ServerSettings(model=str(folder), device="cpu", port=free_port(), voices_db=str(tmp_path / "v.db"),
+                              max_queue=16, batch_frames=10**6)
+    with live_server(settings, tts) as url:
+        assert httpx.post(url + "/v1/audio/voices", **voice_form("v", TRANSCRIPT)).status_code == 200
+        # one chunk each: a request in the failed call has sent no audio yet, so it gets a clean 500
+        bodies = [{"voice": "v", "input": f"Hello number {i}, how are you?", "response_format": "pcm"}
+                  for i in range(5)]
+        statuses = [r.status_code for r in _speak_all(url, bodies)]
+        assert faulty.failed_batch >= 2
+        assert sorted(statuses) == [200] * (5 - faulty.failed_batch) + [500] * faulty.failed_batch
+        again = httpx.post(url + "/v1/audio/speech", timeout=120, json={"voice": "v", "input": "Still here."})
+        assert again.status_code == 200 and len(again.content) > 1000
+        text = _metrics(url)
+        assert metric(text, "luxtts_in_flight") == 0 and metric(text, "luxtts_queue_depth") == 0
