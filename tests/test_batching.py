@@ -145,3 +145,34 @@ def test_stream_is_plan_plus_run_batch(tts, voices):
     while not gen.finished:
         manual += run_batch(tts, [(gen, gen.upcoming()[0])])
     assert torch.equal(torch.cat(pieces), torch.cat(manual))
+
+
+class _Raising:
+    """An acoustic model whose call fails (a GPU out of memory, say): nothing a real model does on demand."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def sample(self, **kw):
+        raise RuntimeError("injected failure")
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+
+def test_a_failed_call_leaves_the_generations_where_they_were(tts, voices):
+    spec = _specs(voices)[0]
+    gen = tts.plan(spec["text"], spec["prompt"], seed=spec["seed"])
+    model = tts.model
+    tts.model = _Raising(model)
+    try:
+        with pytest.raises(RuntimeError, match="injected"):
+            run_batch(tts, [(gen, gen.upcoming()[0])])
+    finally:
+        tts.model = model
+    assert gen.done == 0
+    pieces = []
+    while not gen.finished:
+        pieces += run_batch(tts, [(gen, gen.upcoming()[0])])
+    # the retry drew the same noise: the same audio as a run that never failed
+    assert torch.equal(torch.cat(pieces), torch.from_numpy(_solo(tts, spec)[0].audio.numpy()))
