@@ -113,11 +113,11 @@ class Server:
     """``luxtts serve`` in a child process, with its log in a file."""
 
     def __init__(self, folder: Path, work: Path, quantize: Optional[str], max_queue: int,
-                 threads: Optional[int], extra: List[str]) -> None:
+                 threads: Optional[int], extra: List[str], device: str = "cpu") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = work / f"server-{quantize or 'fp32'}.log"
-        cmd = [sys.executable, "-m", "luxtts", "serve", "--model", str(folder), "--device", "cpu",
+        cmd = [sys.executable, "-m", "luxtts", "serve", "--model", str(folder), "--device", device,
                "--host", "127.0.0.1", "--port", str(self.port), "--max-queue", str(max_queue),
                "--voices-db", str(work / f"voices-{quantize or 'fp32'}.sqlite"), "--log-level", "warning", *extra]
         if quantize:
@@ -487,6 +487,9 @@ def parse_args(argv=None):
                    help="share of streamed requests whose client disconnects at the first audio (default 0)")
     p.add_argument("--max-queue", type=int, default=16, help="the server's --max-queue (default 16)")
     p.add_argument("--threads", type=int, default=None, help="the server's --threads")
+    p.add_argument("--device", default="cpu", help="the server's --device (default cpu; int8 needs cpu)")
+    p.add_argument("--batch-frames", type=int, default=None,
+                   help="the server's --batch-frames (default: the device's, one chunk per call on a CPU)")
     p.add_argument("--seed", type=int, default=0, help="seed of the clients' choices")
     p.add_argument("--work", type=Path, default=None, help="folder for logs and the voice database (default: temporary)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -515,7 +518,9 @@ def main(argv=None) -> int:
           f"modes {', '.join(MODES)} equally")
     summaries, failed = [], False
     for variant in args.variant_list:
-        server = Server(wl.folder, work, "int8" if variant == "int8" else None, args.max_queue, args.threads, [])
+        extra = [] if args.batch_frames is None else ["--batch-frames", str(args.batch_frames)]
+        server = Server(wl.folder, work, "int8" if variant == "int8" else None, args.max_queue, args.threads, extra,
+                        args.device)
         try:
             server.wait_ready()
             rss_ready = server.rss()

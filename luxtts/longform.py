@@ -35,6 +35,15 @@ def default_batch_frames(device_type: str) -> int:
     return CPU_BATCH_FRAMES if device_type == "cpu" else DEFAULT_BATCH_FRAMES
 
 
+@dataclass
+class ChunkInfo:
+    """One chunk of a generation: its token count, model frames and audio samples (after edge trimming)."""
+
+    tokens: int
+    frames: int
+    samples: int
+
+
 @dataclass(frozen=True)
 class Chunk:
     """One piece of the text spoken in one pass: its token ids and the frames the model will give it."""

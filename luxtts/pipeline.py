@@ -13,11 +13,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 import torch
 
-from . import longform
+from . import batching, longform
 from .audio import (
     FEATURE_SCALE,
     load_audio,
@@ -40,7 +40,7 @@ from .errors import (
     brief,
 )
 from .hub import DEFAULT_MODEL, ModelFiles, resolve_model
-from .model.weight_source import release_free_memory
+from .longform import ChunkInfo
 from .options import (
     LUXTTS_DEFAULTS,
     ZIPVOICE_DEFAULTS,
@@ -62,15 +62,6 @@ MAX_CROSSFADE_MS = 1000.0
 Progress = Callable[[int, int], None]
 # Prompts as generation takes them: see as_prompt (VoicePrompt, saved voice name or file, upstream dict).
 PromptInput = Union[VoicePrompt, str, os.PathLike, Dict[str, Any]]
-
-
-@dataclass
-class ChunkInfo:
-    """One chunk of a generation: its token count, model frames and audio samples (after edge trimming)."""
-
-    tokens: int
-    frames: int
-    samples: int
 
 
 @dataclass
@@ -311,6 +302,31 @@ class LuxTTS:
         join onto ``joiner`` (a :class:`longform.Joiner` restored with the audio it held back). Pass your own
         ``joiner`` to read :attr:`longform.Joiner.held` at each ``progress`` call.
         """
+        if batch_frames is None:
+            batch_frames = longform.default_batch_frames(self.device.type)
+        batch_frames = as_int("batch_frames", batch_frames, 1)
+        generation = self.plan(
+            text, prompt, options, num_steps=num_steps, guidance_scale=guidance_scale, t_shift=t_shift, speed=speed,
+            seed=seed, noise=noise, smooth=smooth, sample_rate=sample_rate, chunk_tokens=chunk_tokens,
+            chunk_policy=chunk_policy, crossfade_ms=crossfade_ms, trim_joins=trim_joins, progress=progress,
+            timings=timings, chunk_infos=chunk_infos, start_chunk=start_chunk, joiner=joiner,
+        )
+        return batching.stream(self, generation, batch_frames)
+
+    def plan(self, text: TextInput, prompt: PromptInput, options: Optional[SynthesisOptions] = None, *,
+             num_steps: Optional[int] = None, guidance_scale: Optional[float] = None,
+             t_shift: Optional[float] = None, speed: Optional[float] = None, seed: Optional[int] = None,
+             noise: Optional[torch.Tensor] = None, smooth: bool = False, sample_rate: Optional[int] = None,
+             chunk_tokens: Optional[int] = longform.DEFAULT_CHUNK_TOKENS,
+             chunk_policy: str = longform.STREAMING_POLICY,
+             crossfade_ms: float = longform.DEFAULT_CROSSFADE_MS, trim_joins: bool = True,
+             progress: Optional[Progress] = None, timings: Optional[Dict[str, float]] = None,
+             chunk_infos: Optional[List[ChunkInfo]] = None, start_chunk: int = 0,
+             joiner: Optional[longform.Joiner] = None) -> "batching.Generation":
+        """Check everything and cut the text into chunks, as :meth:`stream` does, without generating: returns a
+        :class:`luxtts.batching.Generation` that :func:`luxtts.batching.run_batch` advances, alone or in one model
+        call with the chunks of other generations (the server batches requests so). Arguments as :meth:`stream`.
+        """
         start = time.perf_counter()
         crossfade_ms = as_float("crossfade_ms", crossfade_ms, 0.0, strict=False)
         if crossfade_ms > MAX_CROSSFADE_MS:
@@ -327,9 +343,6 @@ class LuxTTS:
             num_steps=num_steps, guidance_scale=guidance_scale, t_shift=t_shift, speed=speed, seed=seed,
         ).resolved(self.defaults)
         out_rate = self._output_rate(sample_rate)
-        if batch_frames is None:
-            batch_frames = longform.default_batch_frames(self.device.type)
-        batch_frames = as_int("batch_frames", batch_frames, 1)
         chunk_tokens = as_int("chunk_tokens", chunk_tokens, 0, none_ok=True)
         text = check_text(text)
         voice = self._usable_prompt(prompt)
@@ -359,46 +372,8 @@ class LuxTTS:
             raise InvalidOptionError(f"joiner must be a luxtts.longform.Joiner or None, got {brief(joiner)}")
         if joiner is None:
             joiner = longform.Joiner(out_rate, crossfade_ms)
-        return self._run(chunks, voice, opts, speed_eff, noise, smooth, out_rate, batch_frames, joiner,
-                         trim_joins, progress, stats, chunk_infos, start, start_chunk)
-
-    def _run(self, chunks: List[longform.Chunk], voice: VoicePrompt, opts: SynthesisOptions, speed_eff: float,
-             noise: Optional[torch.Tensor], smooth: bool, out_rate: int, batch_frames: int,
-             joiner: longform.Joiner, trim_joins: bool, progress: Optional[Progress], stats: Dict[str, float],
-             chunk_infos: Optional[List[ChunkInfo]], start: float, start_chunk: int) -> Iterator[torch.Tensor]:
-        """The generation loop behind :meth:`stream`, its arguments already checked."""
-        generator = None if opts.seed is None else torch.Generator().manual_seed(opts.seed)
-        # Skipped chunks (a resumed job) still draw their noise, so every later chunk gets the same noise.
-        longform.skip_noise([c.total_frames for c in chunks[:start_chunk]], voice.features.shape[-1], generator)
-        done = start_chunk
-        for batch in longform.batches(chunks[start_chunk:], batch_frames):
-            t0 = time.perf_counter()
-            feats, lens = self._acoustic(batch, voice, opts, speed_eff, noise, generator)
-            t1 = time.perf_counter()
-            wavs = [self._vocode(feats[i, : int(lens[i])], voice.rms, smooth, out_rate) for i in range(len(batch))]
-            stats["acoustic"] += t1 - t0
-            stats["vocoder"] += time.perf_counter() - t1
-            del feats
-            pieces = []
-            for chunk, wav, frames in zip(batch, wavs, lens.tolist(), strict=True):
-                first, last = chunk.index == 0, chunk.index == len(chunks) - 1
-                wav = longform.trim_joins(wav, out_rate, trim_joins and not first, trim_joins and not last)
-                if chunk_infos is not None:
-                    chunk_infos.append(ChunkInfo(len(chunk.tokens), int(frames), wav.shape[-1]))
-                piece = joiner.push(wav)
-                if last:  # the final tail has nothing to fade into: it belongs to the last chunk's piece
-                    piece = torch.cat([piece, joiner.finish()])
-                pieces.append(piece)
-            done += len(batch)
-            if self.device.type == "cpu":
-                release_free_memory()  # freed activations go back to the OS between batches: RSS stays flat
-            for piece in pieces:
-                if piece.numel():
-                    yield piece
-            # After the yields: a caller that records its progress (luxtts speak --resume) has the audio by now.
-            if progress is not None:
-                progress(done, len(chunks))
-        stats["total"] = time.perf_counter() - start
+        return batching.Generation(self, chunks, voice, opts, speed_eff, noise, smooth, out_rate, joiner, trim_joins,
+                                   progress, stats, chunk_infos, start, start_chunk)
 
     def _check_noise(self, noise: object) -> torch.Tensor:
         feat_dim = self.model.config.feat_dim
@@ -446,19 +421,6 @@ class LuxTTS:
         if bad:
             raise InvalidOptionError(f"Tokens: ids {brief(bad)} are outside this model's token table (0..{vocab - 1})")
         return list(tokens.ids)
-
-    def _acoustic(self, batch, voice: VoicePrompt, opts: SynthesisOptions, speed: float,
-                  noise: Optional[torch.Tensor], generator) -> Tuple[torch.Tensor, torch.Tensor]:
-        b = len(batch)
-        feats = voice.features.to(self.device)[None].expand(b, -1, -1)
-        if noise is None:
-            noise = longform.batch_noise([c.total_frames for c in batch], feats.shape[-1], generator)
-        return self.model.sample(
-            tokens=[c.tokens for c in batch], prompt_tokens=[voice.tokens] * b, prompt_features=feats,
-            prompt_features_lens=torch.full((b,), voice.num_frames, dtype=torch.int64, device=self.device),
-            speed=speed, t_shift=opts.t_shift, guidance_scale=opts.guidance_scale, num_step=opts.num_steps,
-            noise=noise,
-        )
 
     @torch.inference_mode()
     def _vocode(self, features: torch.Tensor, prompt_rms: float, smooth: bool, out_rate: int) -> torch.Tensor:

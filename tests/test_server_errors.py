@@ -147,6 +147,7 @@ def test_503_until_the_model_is_loaded(tmp_path):
     (["--port", "70000"], "port"),
     (["--max-upload-mb", "0"], "--max-upload-mb"),
     (["--chunk-policy", "shortest"], "--chunk-policy"),
+    (["--batch-frames", "0"], "batch_frames"),
 ])
 def test_serve_refuses_bad_settings_before_loading_anything(argv, field, capsys):
     from luxtts.cli import EXIT_USAGE, main

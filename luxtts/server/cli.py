@@ -34,6 +34,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk-policy", choices=("first_clause", "fewest"), default="first_clause",
                    help="first_clause: a text that needs several chunks starts with a short one (its first clause) "
                         "so that audio starts early; fewest: the fewest chunks (default first_clause)")
+    p.add_argument("--batch-frames", type=int, default=None, metavar="N",
+                   help="frame budget of one model call: chunks of different requests share a call while batch "
+                        "size x the longest chunk's frames <= N (default: 4000 on a GPU; on a CPU one chunk per "
+                        "call, as batching brings no speed there)")
     p.add_argument("--drain-seconds", type=float, default=120.0,
                    help="on SIGTERM/SIGINT, wait this long for requests in progress (default 120)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
@@ -58,7 +62,7 @@ def settings_from_args(args: argparse.Namespace):
         threads=args.threads, host=args.host, port=args.port, voices_db=args.voices_db, max_queue=args.max_queue,
         api_key=args.api_key, require_consent=args.require_consent,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_upload_seconds=args.max_upload_seconds,
-        chunk_policy=args.chunk_policy, cors_origins=tuple(args.cors_origin),
+        chunk_policy=args.chunk_policy, batch_frames=args.batch_frames, cors_origins=tuple(args.cors_origin),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
+_BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 _RTF_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 4, 8)
 
 
@@ -25,6 +26,8 @@ class Metrics:
         self.rtf = Histogram("luxtts_rtf", "per request: compute seconds / audio seconds", buckets=_RTF_BUCKETS,
                              registry=r)
         self.chunks = Counter("luxtts_chunks", "text chunks generated", registry=r)
+        self.batch_size = Histogram("luxtts_batch_size", "text chunks (of different requests) per model call",
+                                    buckets=_BATCH_BUCKETS, registry=r)
         self.chunks_cancelled = Counter("luxtts_chunks_cancelled", "text chunks dropped before generation "
                                         "because their client went away", registry=r)
         self.cancelled = Counter("luxtts_requests_cancelled", "speech requests cancelled by a client disconnect",

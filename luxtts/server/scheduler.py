@@ -1,9 +1,11 @@
 """One model, many requests: a bounded set of jobs, served one text chunk at a time, round-robin.
 
-Each job is a ``LuxTTS.stream`` generator; a worker thread advances the jobs in turn, one chunk each (on a
-CPU a chunk per model call; on a GPU ``stream`` batches a job's own chunks under its frame budget), so a long
-text never holds up a short one for more than a chunk. A job whose client went away is closed on its next
-turn: its remaining chunks are never computed.
+Each job is a planned generation (``LuxTTS.plan``). A worker thread takes the jobs in turn; each turn is one
+model call (``luxtts.batching.run_batch``) over the next chunk of the job whose turn it is and, on a GPU, the
+next chunk of further waiting jobs with the same sampling settings, in queue order, while batch size x longest
+chunk's frames stays within the frame budget. So a long text never holds up a short one for more than a chunk,
+and concurrent requests share the GPU's calls. A job whose client went away is dropped on its next turn (and
+never joins a batch): its remaining chunks are never computed.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Deque, Iterator, Optional
+from typing import Callable, Deque, List, Optional
 
 import numpy as np
 
+from .. import longform
+from ..batching import Generation, run_batch
 from ..model.weight_source import release_free_memory
 from .metrics import Metrics
 
 logger = logging.getLogger("luxtts.server")
 
-StreamFactory = Callable[[Callable[[int, int], None]], Iterator]
+# Checks a request and plans its generation (LuxTTS.plan), in the worker thread: tokenizing is work too.
+GenerationFactory = Callable[[], Generation]
 
 
 class QueueFull(Exception):
@@ -44,7 +49,7 @@ class Done:
 class Job:
     """One request's generation. Items on ``queue``: np.ndarray pieces, then Done or an Exception."""
 
-    def __init__(self, job_id: str, factory: StreamFactory, sample_rate: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, job_id: str, factory: GenerationFactory, sample_rate: int, loop: asyncio.AbstractEventLoop) -> None:
         self.id = job_id
         self.factory = factory
         self.sample_rate = sample_rate
@@ -59,15 +64,11 @@ class Job:
         self.compute = 0.0
         self.samples = 0
         self.first_audio: Optional[float] = None
-        self._gen: Optional[Iterator] = None
+        self.gen: Optional[Generation] = None
 
     def cancel(self) -> None:
         """Called from the event loop when the client has gone; the worker drops the job on its next turn."""
         self.cancelled = True
-
-    def _progress(self, done: int, total: int) -> None:
-        self.total_chunks = total
-        self.done_chunks = done
 
     def _send(self, item) -> None:
         try:
@@ -77,9 +78,13 @@ class Job:
 
 
 class Scheduler:
-    def __init__(self, metrics: Metrics, max_queue: int) -> None:
+    """batch_frames: budget of batch size x longest chunk's frames per model call (None: the device's default,
+    ``longform.default_batch_frames``: one chunk per call on a CPU)."""
+
+    def __init__(self, metrics: Metrics, max_queue: int, batch_frames: Optional[int] = None) -> None:
         self.metrics = metrics
         self.max_queue = max_queue
+        self.batch_frames = batch_frames
         self._jobs: Deque[Job] = collections.deque()
         self._admitted = 0
         self._cond = threading.Condition()
@@ -129,54 +134,114 @@ class Scheduler:
                     self._cond.wait()
                 if not self._jobs:
                     return
-                job = self._jobs.popleft()
-            if job.cancelled:
-                self._drop(job)
+                lead = self._jobs.popleft()
+            if lead.cancelled:
+                self._drop(lead)
                 continue
-            if self._step(job):
-                with self._cond:
-                    self._jobs.append(job)  # back of the line: round-robin
+            if not self._plan(lead):
+                continue
+            batch = [lead] + self._companions(lead)
+            alive = self._turn(batch)
+            with self._cond:
+                self._jobs.extend(alive)  # back of the line, in turn order: round-robin
 
-    def _step(self, job: Job) -> bool:
-        """Advance ``job`` by one chunk; False when it has ended (finished, failed or dropped)."""
-        m = self.metrics
-        if not job.started:
-            job.started = True
-            m.queue_depth.dec()
-        before = job.done_chunks
-        t0 = time.perf_counter()
+    def _budget(self, tts) -> int:
+        if self.batch_frames is not None:
+            return self.batch_frames
+        # On a CPU one chunk per call: the matrix products of a single chunk already keep every core busy, so
+        # a batch adds padding and memory, not throughput (see longform.CPU_BATCH_FRAMES).
+        return longform.default_batch_frames(tts.device.type)
+
+    def _plan(self, job: Job) -> bool:
+        """Check and plan ``job``'s generation once; a bad input ends that job (False), not the worker."""
+        if job.gen is not None:
+            return True
         try:
-            if job._gen is None:
-                # LuxTTS.stream checks its arguments (and tokenizes) when called: a bad input raises here,
-                # and must end this job, not the worker thread.
-                job._gen = job.factory(job._progress)
-            piece = next(job._gen)
-        except StopIteration:
-            piece = None
+            job.gen = job.factory()
         except Exception as exc:  # noqa: BLE001 - handed to the request, which maps it to an HTTP error
-            job.compute += time.perf_counter() - t0
+            self._start(job)
             self._end(job, exc)
             return False
-        spent = time.perf_counter() - t0
-        job.compute += spent
-        made = job.done_chunks - before
-        if made:
-            m.chunks.inc(made)
-            self._chunk_seconds = 0.8 * self._chunk_seconds + 0.2 * spent / made
-        if piece is None:
-            self._end(job, Done(job.samples / job.sample_rate, job.compute))
-            return False
-        samples = piece.numpy().astype(np.float32, copy=False)
-        job.samples += samples.size
-        if job.first_audio is None and samples.size:
-            job.first_audio = time.perf_counter()
-            m.ttfa.observe(job.first_audio - job.admitted)
-        job._send(samples)
+        job.total_chunks = job.gen.total
+        job.done_chunks = job.gen.done
         return True
+
+    def _companions(self, lead: Job) -> List[Job]:
+        """The jobs (in queue order) whose next chunk shares ``lead``'s model call: same model and sampling
+        settings, batch size x longest chunk's frames within the budget. They leave the queue."""
+        tts = lead.gen.owner
+        budget = self._budget(tts)
+        longest = lead.gen.upcoming()[0].total_frames
+        if 2 * longest > budget:
+            return []
+        with self._cond:
+            waiting = list(self._jobs)
+        chosen: List[Job] = []
+        for job in waiting:
+            if job.cancelled:  # dropped on its own turn, never computed
+                continue
+            if job.gen is None and not self._plan(job):
+                with self._cond:
+                    self._jobs.remove(job)
+                continue
+            if job.gen.owner is not tts or job.gen.key != lead.gen.key:
+                continue
+            frames = max(longest, job.gen.upcoming()[0].total_frames)
+            if (len(chosen) + 2) * frames > budget:
+                continue
+            chosen.append(job)
+            longest = frames
+        with self._cond:
+            for job in chosen:
+                self._jobs.remove(job)
+        return chosen
+
+    def _start(self, job: Job) -> None:
+        if not job.started:
+            job.started = True
+            self.metrics.queue_depth.dec()
+
+    def _turn(self, batch: List[Job]) -> List[Job]:
+        """One model call over the next chunk of every job in ``batch``; returns the jobs that go on."""
+        m = self.metrics
+        for job in batch:
+            self._start(job)
+        t0 = time.perf_counter()
+        try:
+            pieces = run_batch(batch[0].gen.owner, [(job.gen, job.gen.upcoming()[0]) for job in batch])
+        except Exception as exc:  # noqa: BLE001 - the call failed for all of them; the worker goes on
+            share = (time.perf_counter() - t0) / len(batch)
+            for job in batch:
+                job.compute += share
+                self._end(job, exc)
+            return []
+        share = (time.perf_counter() - t0) / len(batch)
+        m.batch_size.observe(len(batch))
+        m.chunks.inc(len(batch))
+        self._chunk_seconds = 0.8 * self._chunk_seconds + 0.2 * share
+        alive = []
+        for job, piece in zip(batch, pieces, strict=True):
+            job.compute += share  # the call's time, split evenly: the jobs' compute adds up to the model's
+            job.done_chunks = job.gen.done
+            if job.cancelled:  # its client left during the call: nobody wants this piece
+                self._drop(job)
+                continue
+            if piece.numel():
+                samples = piece.numpy().astype(np.float32, copy=False)
+                job.samples += samples.size
+                if job.first_audio is None:
+                    job.first_audio = time.perf_counter()
+                    m.ttfa.observe(job.first_audio - job.admitted)
+                job._send(samples)
+            if job.gen.finished:
+                self._end(job, Done(job.samples / job.sample_rate, job.compute))
+            else:
+                alive.append(job)
+        return alive
 
     def _end(self, job: Job, item) -> None:
         job.finished = True
-        job._gen = None
+        job.gen = None
         if isinstance(item, Done):
             m = self.metrics
             m.latency.observe(time.perf_counter() - job.admitted)
@@ -191,9 +256,7 @@ class Scheduler:
         job._send(item)
 
     def _drop(self, job: Job) -> None:
-        if job._gen is not None:
-            job._gen.close()
-            job._gen = None
+        job.gen = None
         if not job.started:
             self.metrics.queue_depth.dec()
         remaining = (job.total_chunks - job.done_chunks) if job.total_chunks is not None else 0

@@ -20,6 +20,9 @@ class ServerSettings:
     api_key: required as ``Authorization: Bearer`` on /v1 when set (None: read $LUXTTS_API_KEY).
     chunk_policy: how a request's text is cut into chunks (luxtts.text.split POLICIES): "first_clause" speaks a
     short first chunk when the text needs several anyway, so that its first audio comes early.
+    batch_frames: the frame budget of one model call, batch size x the longest chunk's frames (prompt included):
+    chunks of different requests share a call while they fit. None: the device's default (4000 on a GPU, one
+    chunk per call on a CPU).
     max_upload_bytes / max_upload_seconds: voice and consent uploads beyond these get 413.
     cors_origins: web origins (``https://app.example``, or ``*``) whose pages may call the API from a browser.
     """
@@ -40,6 +43,7 @@ class ServerSettings:
     max_input_chars: int = 4096
     chunk_tokens: int = 100
     chunk_policy: str = "first_clause"
+    batch_frames: Optional[int] = None
     model_name: str = "luxtts"
     cors_origins: Tuple[str, ...] = ()
 
@@ -48,6 +52,10 @@ class ServerSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidOptionError(f"{name} must be a positive integer, got {value!r}")
+        if self.batch_frames is not None and (isinstance(self.batch_frames, bool)
+                                              or not isinstance(self.batch_frames, int) or self.batch_frames < 1):
+            raise InvalidOptionError(f"batch_frames must be a positive integer or None (the device's default), "
+                                     f"got {self.batch_frames!r}")
         from ..text.split import POLICIES
 
         if self.chunk_policy not in POLICIES:

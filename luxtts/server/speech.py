@@ -16,9 +16,6 @@ from .scheduler import Done, Job, QueueFull
 
 logger = logging.getLogger("luxtts.server")
 MAX_JSON_BYTES = 1024 * 1024
-# Each turn of the scheduler is one chunk, also on a GPU: a request's chunks batched together would delay its
-# first audio to the end of the batch and hold the other requests up for as long.
-ONE_CHUNK_PER_CALL = 1
 
 
 def add_routes(app, state) -> None:
@@ -41,11 +38,13 @@ def add_routes(app, state) -> None:
         rid = request.scope.get("luxtts.request_id", "req_" + secrets.token_hex(8))
         infos = []
 
-        def factory(progress):
-            return tts.stream(req.input, prompt, num_steps=req.num_steps, guidance_scale=req.guidance_scale,
-                              t_shift=req.t_shift, speed=req.speed, seed=req.seed, sample_rate=req.sample_rate,
-                              chunk_tokens=s.chunk_tokens, chunk_policy=s.chunk_policy,
-                              batch_frames=ONE_CHUNK_PER_CALL, progress=progress, chunk_infos=infos)
+        # The scheduler runs one chunk of this request per turn, also on a GPU: its own chunks batched together
+        # would delay its first audio to the end of the batch and hold the other requests up for as long. What a
+        # GPU call batches instead is the next chunk of several requests (Scheduler, under --batch-frames).
+        def factory():
+            return tts.plan(req.input, prompt, num_steps=req.num_steps, guidance_scale=req.guidance_scale,
+                            t_shift=req.t_shift, speed=req.speed, seed=req.seed, sample_rate=req.sample_rate,
+                            chunk_tokens=s.chunk_tokens, chunk_policy=s.chunk_policy, chunk_infos=infos)
 
         job = Job(rid, factory, req.sample_rate, asyncio.get_running_loop())
         try:

@@ -32,7 +32,7 @@ class ServerState:
         from ..store import open_store
 
         self.store = open_store(self.settings.voices_db)
-        self.scheduler = Scheduler(self.metrics, self.settings.max_queue)
+        self.scheduler = Scheduler(self.metrics, self.settings.max_queue, self.settings.batch_frames)
 
     def load_model(self) -> None:
         if self.tts is not None:
