@@ -137,3 +137,25 @@ def test_sigterm_drains_requests_in_progress(folder, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_new_request_goes_ahead_of_the_started_ones_behind_other_new_ones():
+    import collections
+    from types import SimpleNamespace
+
+    from luxtts.server.scheduler import queue_new_job
+
+    def job(name, started):
+        return SimpleNamespace(id=name, started=started)
+
+    jobs = collections.deque([job("new1", False), job("a", True), job("b", True)])
+    queue_new_job(jobs, job("new2", False))
+    assert [j.id for j in jobs] == ["new1", "new2", "a", "b"]
+    queue_new_job(jobs, job("new3", False))
+    assert [j.id for j in jobs] == ["new1", "new2", "new3", "a", "b"]
+    only_new = collections.deque([job("x", False)])
+    queue_new_job(only_new, job("y", False))
+    assert [j.id for j in only_new] == ["x", "y"]
+    empty = collections.deque()
+    queue_new_job(empty, job("z", False))
+    assert [j.id for j in empty] == ["z"]

@@ -1,4 +1,5 @@
-"""One model, many requests: a bounded set of jobs, served one text chunk at a time, round-robin.
+"""One model, many requests: a bounded set of jobs, served one text chunk at a time, round-robin, with newly
+admitted jobs ahead of those already streaming (their first audio waits for the other newcomers only).
 
 Each job is a planned generation (``LuxTTS.plan``). A worker thread takes the jobs in turn; each turn is one
 model call (``luxtts.batching.run_batch``) over the next chunk of the job whose turn it is and, on a GPU, the
@@ -77,6 +78,20 @@ class Job:
             pass
 
 
+def queue_new_job(jobs: Deque[Job], job: Job) -> None:
+    """Put a newly admitted job behind the other new ones but ahead of every job that has had a turn.
+
+    Pure round-robin would give a new request its first chunk only after one turn of every admitted request
+    (16 turns at --max-queue 16: a minute on two CPU cores at int8); ahead of the started ones it waits only for
+    the new requests before it. Started requests lose at most max_queue turns to newcomers, as admission is bounded.
+    """
+    for i, queued in enumerate(jobs):
+        if queued.started:
+            jobs.insert(i, job)
+            return
+    jobs.append(job)
+
+
 class Scheduler:
     """batch_frames: budget of batch size x longest chunk's frames per model call (None: the device's default,
     ``longform.default_batch_frames``: one chunk per call on a CPU)."""
@@ -109,7 +124,7 @@ class Scheduler:
             if self._admitted >= self.max_queue:
                 raise QueueFull(self._retry_after())
             self._admitted += 1
-            self._jobs.append(job)
+            queue_new_job(self._jobs, job)
             self.metrics.in_flight.inc()
             self.metrics.queue_depth.inc()
             self._cond.notify()
