@@ -41,7 +41,6 @@ from .errors import (
 )
 from .hub import DEFAULT_MODEL, ModelFiles, resolve_model
 from .longform import ChunkInfo
-from .model.weight_source import map_large_blocks
 from .options import (
     LUXTTS_DEFAULTS,
     ZIPVOICE_DEFAULTS,
@@ -134,8 +133,6 @@ class LuxTTS:
                  vocoder: Union[None, str, os.PathLike] = None, quantize: Optional[str] = None) -> None:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
-        if self.device.type == "cpu":
-            map_large_blocks()  # activations unmapped when freed: peak RSS stays at the working set
         linear_transform = _quantizer(quantize, self.device, self.dtype)
         self.quantize = quantize
         apply_threads(threads, self.device)

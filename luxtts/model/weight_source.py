@@ -9,14 +9,13 @@ whose tensors are the file's pages themselves.
 from __future__ import annotations
 
 import json
-import os
 import struct
 from pathlib import Path
 from typing import Dict, List, Tuple, Union
 
 import torch
 
-from ..errors import CheckpointError, InvalidOptionError
+from ..errors import CheckpointError
 from ..weights import read_state_dict
 
 _DTYPES = {
@@ -107,39 +106,3 @@ def release_free_memory() -> None:
 
 
 _malloc_trim = None
-
-
-# glibc's M_MMAP_THRESHOLD (malloc.h). Blocks at least this large are mapped on their own and unmapped when
-# freed; by default glibc raises the threshold after each such free (up to 32 MiB), after which activation
-# tensors come from the heap, where fragmentation keeps freed pages resident between chunks.
-_M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD_ENV = "LUXTTS_MMAP_THRESHOLD"
-DEFAULT_MMAP_THRESHOLD = 1 << 20
-_mmap_threshold_set = False
-
-
-def map_large_blocks() -> bool:
-    """Fix glibc's mmap threshold at 1 MiB (or $LUXTTS_MMAP_THRESHOLD bytes; 0 leaves glibc alone), once per
-    process; True when it was set. It is process-wide, as the malloc_trim calls above are."""
-    global _mmap_threshold_set
-    if _mmap_threshold_set:
-        return True
-    raw = os.environ.get(MMAP_THRESHOLD_ENV, str(DEFAULT_MMAP_THRESHOLD)).strip()
-    try:
-        threshold = int(raw)
-    except ValueError:
-        threshold = -1
-    if threshold < 0 or threshold > 1 << 30:
-        raise InvalidOptionError(f"${MMAP_THRESHOLD_ENV} must be a byte count from 0 (leave malloc alone) to "
-                                 f"{1 << 30}, got {raw!r}")
-    if threshold == 0:
-        return False
-    try:
-        import ctypes
-        import ctypes.util
-
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    _mmap_threshold_set = bool(mallopt(_M_MMAP_THRESHOLD, threshold))
-    return _mmap_threshold_set
