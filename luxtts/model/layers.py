@@ -6,13 +6,14 @@ Parameter names follow the published ZipVoice checkpoints, so a state dict loads
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .linear import Linear, needs_grad, version_of
+from .linear import Linear, needs_grad, tracing, version_of
 
 # Offsets that make SwooshL(0) and SwooshR(0) almost exactly zero.
 _SWOOSH_L_SHIFT = 4.0
@@ -65,10 +66,45 @@ class Bypass(nn.Module):
         return torch.addcmul(orig, new - orig, self.bypass_scale)
 
 
+# Elements per block of :func:`_swoosh_tail`'s CPU path: 512 KiB of float32, so that its four passes over a block
+# run in L2 instead of memory.
+_TAIL_BLOCK = 1 << 17
+
+
 def _swoosh_tail(shifted: Tensor) -> Tensor:
     """softplus(z) - 0.08 z for z = x - shift: the part of a Swoosh left once its constants are folded into the
-    neighbouring biases (two passes over memory instead of four)."""
-    return F.softplus(shifted).add_(shifted, alpha=-_SWOOSH_SLOPE)
+    neighbouring biases.
+
+    On the CPU it runs as log(exp(z) + 1) - 0.08 z in float32, block by block: torch's softplus kernel pays for
+    a vectorised log1p that costs 3x a log, and the four passes over a cache-sized block cost less than the two
+    over memory (1.9 ms against 4.3 ms for 1364 x 1536 on one Xeon core). Adding 1 before the log loses
+    nothing that matters: its absolute error (below 6e-8) is under 3e-7 of the result, which is never below
+    0.27. exp overflows for z > 88.7; a block where that happens (its sum is not finite) is redone with
+    softplus, so large, infinite and NaN inputs give what they gave before.
+    """
+    if not _blockwise_ok(shifted):
+        return F.softplus(shifted).add_(shifted, alpha=-_SWOOSH_SLOPE)
+    out = torch.empty_like(shifted)
+    flat_in, flat_out = shifted.view(-1), out.view(-1)
+    for start in range(0, flat_in.numel(), _TAIL_BLOCK):
+        z = flat_in[start : start + _TAIL_BLOCK]
+        # float32 throughout: in bfloat16 each of the four steps would round (to 2^-9), 1 + exp(z) worst.
+        acc = flat_out[start : start + _TAIL_BLOCK] if z.dtype == torch.float32 else None
+        acc = torch.exp(z, out=acc) if acc is not None else z.float().exp_()
+        acc.add_(1.0).log_()
+        if not math.isfinite(float(acc.sum())):
+            acc.copy_(F.softplus(z.float()))
+        acc.add_(z, alpha=-_SWOOSH_SLOPE)
+        if z.dtype != torch.float32:
+            flat_out[start : start + _TAIL_BLOCK].copy_(acc)
+    return out
+
+
+def _blockwise_ok(x: Tensor) -> bool:
+    return (
+        x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16) and x.is_contiguous()
+        and not needs_grad(x) and not tracing()
+    )
 
 
 class FeedForward(nn.Module):
