@@ -50,8 +50,14 @@ class BiasNorm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         # The statistic is taken in float32 so that half-precision activations cannot overflow when squared.
-        centred = (x - self.bias).float()
-        scale = centred.square().mean(dim=-1, keepdim=True).rsqrt() * self.log_scale.float().exp()
+        if tracing():
+            centred = (x - self.bias).float()
+            scale = centred.square().mean(dim=-1, keepdim=True).rsqrt() * self.log_scale.float().exp()
+            return x * scale.to(x.dtype)
+        # 1 / rms = sqrt(C) / ||x - bias||: the norm reads the centred values once instead of squaring them into
+        # another tensor first.
+        norm = torch.linalg.vector_norm(x - self.bias, dim=-1, keepdim=True, dtype=torch.float32)
+        scale = (x.shape[-1] ** 0.5) * self.log_scale.float().exp() / norm
         return x * scale.to(x.dtype)
 
 
@@ -63,7 +69,8 @@ class Bypass(nn.Module):
         self.bypass_scale = nn.Parameter(torch.full((channels,), 0.5))
 
     def forward(self, orig: Tensor, new: Tensor) -> Tensor:
-        return torch.addcmul(orig, new - orig, self.bypass_scale)
+        # lerp computes orig + scale * (new - orig) in one pass (sub + addcmul took two).
+        return torch.lerp(orig, new, self.bypass_scale.to(orig.dtype))
 
 
 # Elements per block of :func:`_swoosh_tail`'s CPU path: 512 KiB of float32, so that its four passes over a block
