@@ -8,7 +8,8 @@ in. For each variant both are loaded once, each in its own process (so each impo
 full-size random weights, the bench's synthetic 5 s prompt and W1 text, `generate(W1_TEXT, prompt,
 chunk_tokens=None, seed=0)`; then they take turns, the order flipped every round, so that a noisy, shared machine
 slows both alike. Only the per-round ratios mean much on such a machine: the summary gives their median and
-range, and the best and median seconds of each side. --profile N also prints each side's top-N ops by self CPU
+range, and the best and median seconds of each side. With --threads 1 the process CPU time is also a fair
+measure, and much steadier on a busy machine (with more threads it counts OpenMP's spin-waiting too). --profile N also prints each side's top-N ops by self CPU
 time for one extra pass (torch.profiler).
 """
 
@@ -55,11 +56,11 @@ def worker(variant: str, threads: int) -> int:
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd["op"] == "run":
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = one_pass()
-            seconds = time.perf_counter() - t0
+            seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
             np.save(cmd["audio"], result.audio.numpy())
-            reply = {"seconds": seconds, "audio_seconds": result.duration,
+            reply = {"seconds": seconds, "cpu_seconds": cpu, "audio_seconds": result.duration,
                      "acoustic": result.timings.get("acoustic"), "vocoder": result.timings.get("vocoder")}
         elif cmd["op"] == "profile":
             from torch.profiler import ProfilerActivity, profile
@@ -116,13 +117,14 @@ def compare(variant: str, baseline: Path, rounds: int, threads: int, profile_row
 
     a, b = Side("A", baseline, variant, threads), Side("B", ROOT, variant, threads)
     try:
-        secs = {"A": [], "B": []}
+        secs, cpus = {"A": [], "B": []}, {"A": [], "B": []}
         snrs, ref_snrs = [], {"A": [], "B": []}
         for r in range(rounds):
             order = (a, b) if r % 2 == 0 else (b, a)
             got = {side.name: side.ask(op="run", audio=str(tmp / f"{variant}-{side.name}.npy")) for side in order}
             for name in "AB":
                 secs[name].append(got[name]["seconds"])
+                cpus[name].append(got[name]["cpu_seconds"])
             audio_a = np.load(tmp / f"{variant}-A.npy")
             audio_b = np.load(tmp / f"{variant}-B.npy")
             n = min(len(audio_a), len(audio_b))
@@ -135,7 +137,8 @@ def compare(variant: str, baseline: Path, rounds: int, threads: int, profile_row
                     ref_snrs[name].append(snr_db(torch.from_numpy(audio[:m]), torch.from_numpy(reference[:m])))
                 vs_ref = f"  (vs float32 A: A {ref_snrs['A'][-1]:.1f}, B {ref_snrs['B'][-1]:.1f} dB)"
             print(f"  {variant:8s} round {r + 1}: A {secs['A'][-1]:.3f} s  B {secs['B'][-1]:.3f} s  "
-                  f"B/A {secs['B'][-1] / secs['A'][-1]:.3f}  audio {got['B']['audio_seconds']:.2f} s"
+                  f"B/A {secs['B'][-1] / secs['A'][-1]:.3f}  (CPU: A {cpus['A'][-1]:.3f} s  B {cpus['B'][-1]:.3f} s  "
+                  f"B/A {cpus['B'][-1] / cpus['A'][-1]:.3f})  audio {got['B']['audio_seconds']:.2f} s"
                   f"{'' if len(audio_a) == len(audio_b) else f' (lengths differ: {len(audio_a)} vs {len(audio_b)})'}"
                   f"  SNR {snr:.1f} dB{vs_ref}", flush=True)
         if profile_rows:
@@ -146,7 +149,8 @@ def compare(variant: str, baseline: Path, rounds: int, threads: int, profile_row
         a.close()
         b.close()
     ratios = [sb / sa for sa, sb in zip(secs["A"], secs["B"])]
-    return {"variant": variant, "A": secs["A"], "B": secs["B"], "ratios": ratios, "snr_db": min(snrs),
+    cpu_ratios = [sb / sa for sa, sb in zip(cpus["A"], cpus["B"])]
+    return {"variant": variant, "A": secs["A"], "B": secs["B"], "ratios": ratios, "cpu_ratios": cpu_ratios, "snr_db": min(snrs),
             "ref_snr_db": {k: min(v) for k, v in ref_snrs.items() if v},
             "audio_a": np.load(tmp / f"{variant}-A.npy")}
 
@@ -183,13 +187,14 @@ def main(argv=None) -> int:
                                      Path(tmp), reference))
             if variant == "float32":
                 reference = summaries[-1]["audio_a"]
-    print("\nvariant   A best / median (s)   B best / median (s)   B/A per round: median (range)   audio SNR B vs A"
-          "   vs float32 A (A, B)")
+    print("\nvariant   A best / median (s)   B best / median (s)   B/A per round: median (range)   "
+          "CPU-time B/A: median (range)   audio SNR B vs A   vs float32 A (A, B)")
     for s in summaries:
-        r = s["ratios"]
+        r, c = s["ratios"], s["cpu_ratios"]
         print(f"{s['variant']:8s}  {min(s['A']):.3f} / {statistics.median(s['A']):.3f}        "
               f"{min(s['B']):.3f} / {statistics.median(s['B']):.3f}        "
-              f"{statistics.median(r):.3f} ({min(r):.3f}-{max(r):.3f})            {s['snr_db']:.1f} dB"
+              f"{statistics.median(r):.3f} ({min(r):.3f}-{max(r):.3f})            "
+              f"{statistics.median(c):.3f} ({min(c):.3f}-{max(c):.3f})            {s['snr_db']:.1f} dB"
               + ("" if not s["ref_snr_db"] else f"      {s['ref_snr_db']['A']:.1f}, {s['ref_snr_db']['B']:.1f} dB"))
     return 0
 

@@ -125,3 +125,19 @@ def test_times_tanh_matches_torch_tanh():
     assert ((got.double() - want).abs() / v.abs().double().clamp(min=1e-30)).max().item() < 3e-7
     nan = _times_tanh(torch.tensor([1.0, math.nan]), torch.tensor([math.nan, 1.0]))
     assert nan.isnan().all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("b,h,t,s,d", [(1, 4, 30, 1200, 12), (2, 2, 17, 1100, 40), (1, 1, 25, 1300, 384)])
+def test_attend_over_many_keys_equals_matmul(b, h, t, s, d, dtype):
+    """Long key sequences take the per-head inner-product path for narrow float32 heads, the batched one else."""
+    from luxtts.model.linear import attend
+
+    torch.manual_seed(0)
+    w = torch.rand(b, h, t, s).softmax(-1).to(dtype)
+    v = torch.randn(b, s, h, d).to(dtype)
+    with torch.inference_mode():
+        got = attend(w, v)
+    want = torch.matmul(w.double(), v.double().transpose(1, 2)).transpose(1, 2).reshape(b, t, h * d)
+    tol = 1e-5 if dtype == torch.float32 else 2e-2
+    assert got.dtype == dtype and (got.double() - want).abs().max().item() < tol
