@@ -141,3 +141,27 @@ def test_attend_over_many_keys_equals_matmul(b, h, t, s, d, dtype):
     want = torch.matmul(w.double(), v.double().transpose(1, 2)).transpose(1, 2).reshape(b, t, h * d)
     tol = 1e-5 if dtype == torch.float32 else 2e-2
     assert got.dtype == dtype and (got.double() - want).abs().max().item() < tol
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_all_head_blocks_equal_per_head_blocks(masked):
+    """The two blocked layouts (per head on the CPU, across heads on other devices) give the same weights."""
+    from luxtts.model import attention as A
+
+    torch.manual_seed(0)
+    m = A.AttentionWeights(24, 16, 3, 8, 4).eval()
+    b, t = 2, 150
+    x = torch.randn(b, t, 24)
+    pos = m.project_positions(A.compact_rel_positions(t, 16))
+    key_mask = (torch.arange(t)[None, :] >= torch.tensor([150, 97])[:, None])[:, None, None, :] if masked else None
+    with torch.inference_mode():
+        proj = m.in_proj(x)
+        h, dq, dp = 3, 8, 4
+        q = proj[..., : h * dq].reshape(b, t, h, dq).transpose(1, 2)
+        k = proj[..., h * dq : 2 * h * dq].reshape(b, t, h, dq).permute(0, 2, 3, 1)
+        p = proj[..., 2 * h * dq :].reshape(b, t, h, dp).transpose(1, 2)
+        one, other = torch.empty(b, h, t, t), torch.empty(b, h, t, t)
+        A._per_head_blocks(q, k, p, pos, key_mask, one)
+        A._all_head_blocks(q, k, p, pos, key_mask, other)
+        whole = A._whole_weights(q, k, p, pos, key_mask)
+    assert (one - other).abs().max().item() < 1e-6 and (one - whole).abs().max().item() < 1e-6

