@@ -73,8 +73,8 @@ class Bypass(nn.Module):
         return torch.lerp(orig, new, self.bypass_scale.to(orig.dtype))
 
 
-# Elements per block and thread of :func:`_swoosh_tail`'s CPU path: 512 KiB of float32, so that its passes over a
-# block run in L2 instead of memory (measured best of 2^15 .. 2^19 on one Xeon core).
+# Elements per block of :func:`_swoosh_tail`'s single-thread CPU path: 512 KiB of float32, so that its passes over
+# a block run in L2 instead of memory (measured best of 2^15 .. 2^19 on one Xeon core).
 _TAIL_BLOCK = 1 << 17
 
 
@@ -82,9 +82,9 @@ def _swoosh_tail(shifted: Tensor) -> Tensor:
     """softplus(z) - 0.08 z for z = x - shift: the part of a Swoosh left once its constants are folded into the
     neighbouring biases.
 
-    On the CPU it runs as log(exp(z) + 1) - 0.08 z in float32, block by block: torch's softplus kernel pays for
-    a vectorised log1p that costs 3x a log, and the four passes over a cache-sized block cost less than the two
-    over memory (2.4 ms against 4.3 ms for 1364 x 1536 on one Xeon core). Adding 1 before the log loses
+    On the CPU it runs as log(exp(z) + 1) - 0.08 z in float32: torch's softplus kernel pays for a vectorised
+    log1p that costs 3x a log, so four passes cost less than its two (1364 x 1536 on one Xeon core: 2.3 ms
+    against 4.3 ms over memory, 1.9-2.4 ms block by block in L2). Adding 1 before the log loses
     nothing that matters: its absolute error (below 6e-8) is under 3e-7 of the result, which is never below
     0.27. exp overflows for z > 88.7; a block where that happens (its sum is not finite) is redone with
     softplus, so large, infinite and NaN inputs give what they gave before.
@@ -94,7 +94,11 @@ def _swoosh_tail(shifted: Tensor) -> Tensor:
     out = torch.empty_like(shifted)
     flat_in, flat_out = shifted.view(-1), out.view(-1)
     n = flat_in.numel()
-    block = _TAIL_BLOCK * max(1, torch.get_num_threads())  # each thread works on its share of a block
+    # Cache-sized blocks only on one thread: with more, every op is a fork and a barrier of the thread pool, and
+    # on a machine shared with other work a barrier can wait for a descheduled thread's next time slice: five
+    # ops per call (against two for softplus) keep that risk near where it was, where block-sized ones
+    # multiply it (2-thread W1 int8 passes with them ran 1.5x longer than before on an oversubscribed host).
+    block = _TAIL_BLOCK if torch.get_num_threads() == 1 else max(n, 1)
     # float32 throughout: in bfloat16 each of the four steps would round (to 2^-9), 1 + exp(z) worst.
     staging = None if shifted.dtype == torch.float32 else torch.empty(min(block, n), dtype=torch.float32)
     for start in range(0, n, block):
