@@ -67,19 +67,49 @@ class AttentionWeights(nn.Module):
             # The blocked path writes softmax into a preallocated tensor (out=), which autograd cannot record.
             return _whole_weights(q, k, p, pos, key_mask)
         weights = torch.empty(b, h, t, t, dtype=proj.dtype, device=proj.device)
-        # Query blocks small enough to stay in cache: each block's scores are built, offset by their positional
-        # part and normalised in place, instead of several passes over (B, H, T, T) and (B, H, T, 2T - 1).
-        rows = _query_block_rows(b * h, t)
-        for i0 in range(0, t, rows):
-            i1 = min(t, i0 + rows)
-            scores = torch.matmul(q[:, :, i0:i1], k)
-            # Query i reads offsets T-1-i .. 2T-2-i of pos, so the block needs columns T-i1 .. 2T-2-i0.
-            rel = torch.matmul(p[:, :, i0:i1], pos[..., t - i1 : 2 * t - 1 - i0])
-            scores += _relative_to_absolute(rel, t)
-            if key_mask is not None:
-                scores.masked_fill_(key_mask, _MASKED_SCORE)
-            torch.softmax(scores, dim=-1, out=weights[:, :, i0:i1])
+        if proj.device.type == "cpu":
+            _per_head_blocks(q, k, p, pos, key_mask, weights)
+        else:
+            _all_head_blocks(q, k, p, pos, key_mask, weights)
         return weights
+
+
+def _per_head_blocks(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Optional[Tensor], out: Tensor) -> None:
+    """The CPU path: one head at a time, in query blocks small enough to stay in cache; each block's scores are
+    written straight into ``out``, offset by their positional part and normalised in place. One head's block is
+    contiguous, so softmax needs no staging copy (a block spanning all heads is not: softmax's out= then
+    computes into a temporary and copies, which cost as much as the softmax itself). 1.4x faster than
+    :func:`_all_head_blocks` on one Xeon core at 1364 frames."""
+    b, h, t, _ = out.shape
+    rows = _query_block_rows(1, t)
+    for i in range(b):
+        for j in range(h):
+            qj, kj, pj, pos_j = q[i, j], k[i, j], p[i, j], pos[0, j]
+            mask = None if key_mask is None else key_mask[i, 0]
+            for i0 in range(0, t, rows):
+                i1 = min(t, i0 + rows)
+                block = out[i, j, i0:i1]
+                torch.mm(qj[i0:i1], kj, out=block)
+                # Query r reads offsets T-1-r .. 2T-2-r of pos, so the block needs columns T-i1 .. 2T-2-i0.
+                rel = torch.mm(pj[i0:i1], pos_j[:, t - i1 : 2 * t - 1 - i0])
+                block += _relative_to_absolute(rel[None, None], t)[0, 0]
+                if mask is not None:
+                    block.masked_fill_(mask, _MASKED_SCORE)
+                torch.softmax(block, dim=-1, out=block)
+
+
+def _all_head_blocks(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Optional[Tensor], out: Tensor) -> None:
+    """Other devices: query blocks across every batch item and head at once (few, large kernel launches)."""
+    b, h, t, _ = out.shape
+    rows = _query_block_rows(b * h, t)
+    for i0 in range(0, t, rows):
+        i1 = min(t, i0 + rows)
+        scores = torch.matmul(q[:, :, i0:i1], k)
+        rel = torch.matmul(p[:, :, i0:i1], pos[..., t - i1 : 2 * t - 1 - i0])
+        scores += _relative_to_absolute(rel, t)
+        if key_mask is not None:
+            scores.masked_fill_(key_mask, _MASKED_SCORE)
+        torch.softmax(scores, dim=-1, out=out[:, :, i0:i1])
 
 
 def _whole_weights(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Optional[Tensor]) -> Tensor:
@@ -95,7 +125,8 @@ def _whole_weights(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Optio
 
 
 def _query_block_rows(batch_heads: int, t: int) -> int:
-    """Rows per query block: about 2 MiB of float32 scores per block (measured best on a 2 MiB L2)."""
+    """Rows per query block of ``batch_heads`` heads: about 2 MiB of float32 scores per block (measured best
+    on a 2 MiB L2)."""
     return max(16, min(t, (1 << 19) // max(1, batch_heads * t)))
 
 
@@ -138,9 +169,17 @@ class NonlinAttention(nn.Module):
     def forward(self, x: Tensor, weights: Tensor, residual: Optional[Tensor] = None) -> Tensor:
         """weights: (B, H, T, T); only head 0 is used. Returns ``residual + attention(x)`` when given."""
         s, v, gate = self.in_proj(x).chunk(3, dim=-1)
-        v = v * _tanh(s)
+        v = _times_tanh(v, s)
         v = attend(weights[:, :1], v[:, :, None])
         return self.out_proj(v * gate, residual)
+
+
+def _times_tanh(v: Tensor, s: Tensor) -> Tensor:
+    """v * tanh(s) as v - 2 v sigmoid(-2 s): three passes over memory instead of five on the CPU, where torch's
+    tanh kernel is slow (see :func:`_tanh`); the same rounding as 2 sigmoid(2 s) - 1, within 3e-7 |v|."""
+    if s.device.type != "cpu" or needs_grad(v, s):
+        return v * _tanh(s)
+    return torch.addcmul(v, v, torch.sigmoid_(s * -2.0), value=-2.0)
 
 
 def _tanh(x: Tensor) -> Tensor:
