@@ -26,10 +26,12 @@ _KEEP_NAMES = ("linear_pos", "time_embed", "guidance_scale_embed", "time_emb")
 
 
 # Which quantized kernels pack the weights. torch's default ("x86") runs dynamic int8 linears through fbgemm;
-# on a CPU with AMX-INT8 oneDNN's kernels use the tile unit instead. Measured on an Intel Xeon with AMX
-# (2 threads, 2026-11-30): 1364x512 -> 1536 GEMM 2.40 ms (x86) vs 1.23 ms (onednn); the full-size model's W1
-# one pass 2.86 s vs 2.38 s (best of 5 alternating rounds), same SNR against float32 (19.5 dB). Without AMX
-# the previous sessions' figures (fbgemm) stand, so the default stays.
+# "onednn" uses oneDNN's, which on a CPU with AMX-INT8 run on the tile unit. Measured on an Intel Xeon with AMX
+# (2 threads, 2026-11-30): one 1364x512 -> 1536 GEMM 2.40 ms (x86) vs 1.23 ms (onednn); W1 one pass 2.86 vs
+# 2.38 s (best of 5 alternating rounds); in `luxtts bench` (best of 3) the default path 3.59 vs 3.20 s, one pass
+# 3.11 vs 3.07 s, same SNR against float32 (19.5 dB) -- but oneDNN's packed weight keeps the unpacked int8 copy
+# too: +114 MB after load, peak 792 vs 635 MB. int8 is chosen for memory first, so "auto" is fbgemm ("x86")
+# everywhere; LUXTTS_INT8_ENGINE=onednn trades that memory for the speed on AMX machines.
 INT8_ENGINES = ("auto", "x86", "fbgemm", "onednn")
 ENGINE_ENV = "LUXTTS_INT8_ENGINE"
 
@@ -42,7 +44,7 @@ def _has_vnni() -> bool:
 
 def int8_engine(requested: Optional[str] = None) -> str:
     """The quantized engine int8 weights are packed for: ``requested``, else $LUXTTS_INT8_ENGINE, else "auto"
-    (onednn on a CPU with AMX-INT8, torch's default elsewhere); always one this torch build supports."""
+    (fbgemm through torch's "x86" engine: the leanest in memory); always one this torch build supports."""
     choice = requested if requested is not None else os.environ.get(ENGINE_ENV, "auto")
     choice = str(choice).strip().lower()
     if choice not in INT8_ENGINES:
@@ -50,11 +52,6 @@ def int8_engine(requested: Optional[str] = None) -> str:
         raise InvalidOptionError(f"{source} must be one of {list(INT8_ENGINES)}, got {choice!r}")
     supported = list(torch.backends.quantized.supported_engines)
     if choice == "auto":
-        from .cpu import cpu_info
-
-        preferred = "onednn" if "amx_int8" in cpu_info().flags else "x86"
-        if preferred in supported:
-            return preferred
         return next(e for e in ("x86", "fbgemm", "onednn") if e in supported)
     if choice not in supported:
         raise InvalidOptionError(f"int8 engine {choice!r} is not in this torch build (it has {supported})")
