@@ -39,6 +39,15 @@ def test_json_has_the_documented_keys(tiny_result):
     assert r["path"] == "default" and set(r["paths"]) == {"default", "one_pass", "stream"}
     assert set(r["stages"]) >= {"frontend", "text_encoder", "decoder", "vocoder", "write"}
     assert r["variant"] == "float32/int8"
+    assert r["int8_engine"] == "x86" and "(x86 kernels)" in tiny_result[1]
+
+
+def test_a_bad_int8_engine_is_refused_before_any_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("LUXTTS_INT8_ENGINE", "bogus")
+    proc = run_cli(["--random-tiny", "--quantize", "int8", "--no-quiet-wait", "--cache-dir", str(tmp_path)], tmp_path)
+    assert proc.returncode != 0
+    assert "$LUXTTS_INT8_ENGINE must be one of ['auto', 'x86', 'fbgemm', 'onednn'], got 'bogus'" in proc.stderr
+    assert "Traceback" not in proc.stderr and not list(tmp_path.iterdir())  # nothing built or written
 
 
 def test_numbers_are_consistent(tiny_result):

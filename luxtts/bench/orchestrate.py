@@ -76,6 +76,7 @@ def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1",
     from .random_model import _default_cache, random_model_folder
 
     threads = threads or default_threads()
+    engine = _int8_engine(quantize)  # a bad $LUXTTS_INT8_ENGINE is refused here, before any child starts
     cache = Path(cache_dir) if cache_dir else _default_cache()
     folder = str(Path(model).resolve()) if model else str(random_model_folder(size, cache))
     if voice is None:
@@ -99,7 +100,7 @@ def bench(model: Optional[str] = None, size: str = "full", workload: str = "w1",
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "model_source": model or f"random-{size}",
         "variant": _label(spec),
-        "int8_engine": _int8_engine(quantize),
+        "int8_engine": engine,
         "machine": {**info.to_dict(), "threads": threads,
                     "estimated_peak_gflops_fp32": estimated_peak_gflops(info, threads, "float32"),
                     "estimated_peak_gflops_variant": estimated_peak_gflops(info, threads, peak_dtype)},
