@@ -48,6 +48,12 @@ def folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def model(folder):
+    """The golden LuxTTS model folder, by the name the CLI tests use."""
+    return folder
+
+
+@pytest.fixture(scope="module")
 def tts(folder):
     from luxtts import LuxTTS
 

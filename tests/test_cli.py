@@ -14,29 +14,19 @@ import soundfile as sf
 import torch
 
 from conftest import golden_cases, load_golden
-from golden_model import PIPELINE, pipeline_cases, prompt_wav
+from cli_args import CASE, TEXT, speak_argv
+from golden_model import PIPELINE, prompt_wav
 from luxtts.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, main
 from luxtts.errors import InvalidOptionError
 
 REPO = Path(__file__).resolve().parents[1]
-CASE = pipeline_cases()[0]
-TEXT = "Short one."
 
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
-@pytest.fixture(scope="module")
-def model(folder):
-    return folder
-
-
 def speak(model, out, *extra, text=TEXT, voice=None):
-    args = ["speak", text, "--voice", str(voice or prompt_wav()), "--model", str(model), "-o", str(out),
-            "--device", "cpu", "--seed", "0"]
-    if voice is None:
-        args += ["--voice-text", CASE["prompt_text"]]
-    return main(args + list(extra))
+    return main(speak_argv(model, out, *extra, text=text, voice=voice, transcript=voice is None))
 
 
 def error_line(capsys) -> str:

@@ -10,28 +10,19 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from golden_model import pipeline_cases, prompt_wav
+from cli_args import CASE, TEXT, speak_argv
+from golden_model import prompt_wav
 from luxtts.cli import EXIT_OK, EXIT_USAGE, main
 from luxtts.voices import load_voice
 
-CASE = pipeline_cases()[0]
-TEXT = "Short one."
 
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
-@pytest.fixture(scope="module")
-def model(folder):
-    return folder
-
-
 def speak(model, out, *extra, voice=None, text=TEXT):
-    args = ["speak", text, "--voice", str(voice or prompt_wav()), "--model", str(model), "-o", str(out),
-            "--device", "cpu", "--seed", "0", "--quiet"]
-    if voice is None or Path(voice).suffix == ".wav":
-        args += ["--voice-text", CASE["prompt_text"]]
-    return main(args + list(extra))
+    transcript = voice is None or Path(voice).suffix == ".wav"
+    return main(speak_argv(model, out, *extra, text=text, voice=voice, transcript=transcript, quiet=True))
 
 
 def last_error(capsys) -> str:

@@ -13,27 +13,19 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from golden_model import pipeline_cases, prompt_wav
+from cli_args import CASE, TEXT, speak_argv
+from golden_model import prompt_wav
 from luxtts.cli import EXIT_OK, EXIT_USAGE, build_parser, main
 from luxtts.commands.common import QUANTIZE_SUMMARY
 
 REPO = Path(__file__).resolve().parents[1]
-CASE = pipeline_cases()[0]
-TEXT = "Short one."
 
 
 pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
-@pytest.fixture(scope="module")
-def model(folder):
-    return folder
-
-
 def base(model, out, voice=None):
-    args = ["speak", TEXT, "--voice", str(voice or prompt_wav()), "--model", str(model), "-o", str(out),
-            "--device", "cpu", "--seed", "0"]
-    return args + (["--voice-text", CASE["prompt_text"]] if voice is None else [])
+    return speak_argv(model, out, voice=voice, transcript=voice is None)
 
 
 def usage_error(capsys, argv) -> str:

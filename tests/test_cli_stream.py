@@ -29,11 +29,6 @@ FAST = ["--steps", "1", "--chunk-tokens", "30", "--seed", "7", "--device", "cpu"
 pytestmark = pytest.mark.usefixtures("isolated_home")
 
 
-@pytest.fixture(scope="module")
-def model(folder):
-    return folder
-
-
 def speak_args(model, text_file, out, *extra):
     return ["speak", "-f", str(text_file), "--voice", str(prompt_wav()), "--voice-text", CASE["prompt_text"],
             "--model", str(model), "-o", str(out), *FAST, *extra]
