@@ -193,6 +193,10 @@ from .server import cli as _serve_cli  # noqa: E402 - argparse only; the server 
 
 register(Command("serve", _serve_cli.HELP, _serve_cli.configure, _serve_cli.run))
 
+from .wyoming import cli as _wyoming_cli  # noqa: E402 - argparse only; the Wyoming server loads when it runs
+
+register(Command("wyoming", _wyoming_cli.HELP, _wyoming_cli.configure, _wyoming_cli.run))
+
 from .eval import cli as _eval_cli  # noqa: E402 - argparse only; the evaluation loads when it runs
 
 register(Command("eval", _eval_cli.HELP, _eval_cli.configure, _eval_cli.run))

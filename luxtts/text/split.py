@@ -68,7 +68,7 @@ def split_sentences(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
     def size(span: Span) -> int:
         return len(text[span[0] : span[1]].strip())
 
-    sentences = _cut_after(text, (0, len(text)), _sentence_ends(text))
+    sentences = _cut_after(text, (0, len(text)), sentence_ends(text))
     pieces = [piece for sentence in sentences for piece in _fit(text, sentence, max_chars, size, level=0)]
     chunks = [text[a:b].strip() for a, b in _pack(pieces, max_chars, size)]
     return [chunk for chunk in chunks if chunk]
@@ -195,7 +195,8 @@ def _check_limit(name: str, value: object) -> None:
         raise InvalidOptionError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _sentence_ends(text: str) -> list[int]:
+def sentence_ends(text: str) -> list[int]:
+    """Offsets just past each sentence end in `text` (abbreviations such as "Mr." and initials excepted)."""
     ends = []
     for match in _SENTENCE_END.finditer(text):
         if match.group(0).startswith(".") and _is_abbreviation(text, match.start()):
