@@ -102,6 +102,85 @@ def test_streaming_response_arrives_in_pieces_and_joins_to_the_whole(client, voi
     np.testing.assert_array_equal(np.frombuffer(b"".join(pieces), dtype="<i2"), to_int16(reference(LONG, 11)))
 
 
+def _wav_sizes(data: bytes):
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE" and data[36:40] == b"data"
+    return int.from_bytes(data[4:8], "little"), int.from_bytes(data[40:44], "little")
+
+
+def test_a_wav_sent_whole_carries_its_true_sizes(client, voice, reference):
+    import io
+    import wave
+
+    raw = client.audio.speech.with_raw_response.create(model="tts-1", voice="arctic", input=LONG,
+                                                       response_format="wav", extra_body={"seed": 11})
+    data = raw.content
+    assert int(raw.headers["content-length"]) == len(data)
+    assert _wav_sizes(data) == (len(data) - 8, len(data) - 44)
+    with wave.open(io.BytesIO(data)) as w:  # Python's reader: the true length, not 24.8 hours
+        assert w.getnframes() == reference(LONG, 11).shape[0]
+        assert w.getnframes() / w.getframerate() < 30
+    # said in the request: whole even through the SDK's streaming response
+    with client.audio.speech.with_streaming_response.create(
+            model="tts-1", voice="arctic", input=SHORT, response_format="wav",
+            extra_body={"seed": 1, "stream": False}) as response:
+        data = response.read()
+    assert _wav_sizes(data) == (len(data) - 8, len(data) - 44)
+
+
+def test_a_streamed_wav_keeps_the_open_ended_header(client, voice, reference):
+    with client.audio.speech.with_streaming_response.create(
+            model="tts-1", voice="arctic", input=LONG, response_format="wav", extra_body={"seed": 11}) as response:
+        assert "content-length" not in response.headers
+        pieces = list(response.iter_bytes(chunk_size=None))
+    assert len(pieces) >= 2
+    data = b"".join(pieces)
+    assert _wav_sizes(data) == (0xFFFFFFFF, 0xFFFFFFFF)
+    np.testing.assert_array_equal(np.frombuffer(data[44:], dtype="<i2"), to_int16(reference(LONG, 11)))
+    streamed = client.audio.speech.create(model="tts-1", voice="arctic", input=SHORT, response_format="wav",
+                                          extra_body={"stream": True})
+    assert _wav_sizes(streamed.content) == (0xFFFFFFFF, 0xFFFFFFFF)
+
+
+def test_a_client_that_leaves_before_a_whole_wav_is_made_cancels_it(server, voice, monkeypatch):
+    import socket
+    import threading
+    import time
+
+    import luxtts.server.scheduler as scheduler
+    from server_live import metric
+
+    real, reached, release = scheduler.run_batch, threading.Event(), threading.Event()
+    calls = []
+
+    def gated(*args, **kwargs):  # the second model call waits until the client has gone
+        calls.append(1)
+        if len(calls) == 2:
+            reached.set()
+            release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scheduler, "run_batch", gated)
+    url = server[0]
+    before = metric(httpx.get(url + "/metrics").text, "luxtts_requests_cancelled_total")
+    body = json.dumps({"voice": "arctic", "input": LONG, "response_format": "wav"}).encode()
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        assert reached.wait(60)
+    release.set()
+    deadline = time.monotonic() + 60
+    while metric(httpx.get(url + "/metrics").text, "luxtts_requests_cancelled_total") <= before:
+        assert time.monotonic() < deadline, "the server never noticed the disconnect"
+        time.sleep(0.05)
+
+
+def test_stream_must_be_a_boolean(server):
+    response = httpx.post(server[0] + "/v1/audio/speech", json={"input": "Hi.", "voice": "arctic", "stream": "yes"})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "stream"
+
+
 def test_sse_events_carry_the_audio_then_usage(client, voice, reference):
     with client.audio.speech.with_streaming_response.create(
             model="tts-1", voice="arctic", input=LONG, response_format="pcm", stream_format="sse",

@@ -1,7 +1,8 @@
 """Audio in and out of the server: streaming encoders for every response format, and upload decoding.
 
-pcm and wav are written here (16-bit little-endian mono; a streamed wav carries 0xFFFFFFFF sizes, as
-streaming writers do). mp3 (LAME), opus (in Ogg), aac (ADTS) and flac are encoded with PyAV, whose wheels
+pcm and wav are written here (16-bit little-endian mono). A wav sent whole carries its true RIFF and data
+sizes; a streamed one carries 0xFFFFFFFF, as streaming writers do, since its length is not known when its header
+goes out (see :func:`sent_whole`). mp3 (LAME), opus (in Ogg), aac (ADTS) and flac are encoded with PyAV, whose wheels
 carry ffmpeg's libraries, so nothing outside Python is needed. Every format but flac streams. Uploads are read by luxtts's own loader
 (libsndfile: wav, flac, ogg, mp3); containers it cannot read (m4a/mp4, webm, aac) are decoded by PyAV first.
 """
@@ -68,6 +69,29 @@ class WavEncoder(PCMEncoder):
 
     def finish(self) -> bytes:
         return b"" if self._header_sent else wav_header(self.sample_rate, 0)
+
+
+class SizedWavEncoder(PCMEncoder):
+    """A wav sent whole: nothing until the end, then the header with the true sizes and all the samples."""
+
+    def __init__(self, sample_rate: int) -> None:
+        super().__init__(sample_rate)
+        self._parts: List[bytes] = []
+
+    def push(self, samples: np.ndarray) -> bytes:
+        self._parts.append(super().push(samples))
+        return b""
+
+    def finish(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts = []
+        return wav_header(self.sample_rate, len(data)) + data
+
+
+def sent_whole(fmt: str, streamed: bool) -> bool:
+    """Whether a response in ``fmt`` is made whole before it is sent (with its Content-Length): always flac, and
+    wav unless the client streams; the other formats are sent as they are made either way."""
+    return fmt in WHOLE_FILE_FORMATS or (fmt == "wav" and not streamed)
 
 
 def wav_header(sample_rate: int, data_bytes: int) -> bytes:
@@ -170,11 +194,12 @@ class AVEncoder(Encoder):
                 pass
 
 
-def make_encoder(fmt: str, sample_rate: int) -> Encoder:
+def make_encoder(fmt: str, sample_rate: int, streamed: bool = True) -> Encoder:
+    """streamed=False: a wav with its true sizes, sent whole (see :func:`sent_whole`)."""
     if fmt == "pcm":
         return PCMEncoder(sample_rate)
     if fmt == "wav":
-        return WavEncoder(sample_rate)
+        return WavEncoder(sample_rate) if streamed else SizedWavEncoder(sample_rate)
     return AVEncoder(fmt, sample_rate)
 
 

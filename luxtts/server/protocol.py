@@ -24,7 +24,7 @@ MAX_T_SHIFT = 10.0
 MAX_INSTRUCTIONS = 4096
 
 _FIELDS = ("model", "input", "voice", "response_format", "speed", "instructions", "stream_format",
-           "seed", "num_steps", "guidance_scale", "t_shift", "sample_rate")
+           "seed", "num_steps", "guidance_scale", "t_shift", "sample_rate", "stream")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class SpeechRequest:
     guidance_scale: Optional[float] = None
     t_shift: Optional[float] = None
     sample_rate: int = DEFAULT_SAMPLE_RATE
+    # True: the client reads the body as it comes (a wav then has open-ended sizes); None: not said
+    stream: Optional[bool] = None
 
 
 def parse_json(raw: bytes) -> Any:
@@ -73,6 +75,7 @@ def parse_speech(body: Any, default_model: str, max_chars: int) -> SpeechRequest
         guidance_scale=_number(body, "guidance_scale", None, 0.0, MAX_GUIDANCE),
         t_shift=_number(body, "t_shift", None, 0.0, MAX_T_SHIFT, open_low=True),
         sample_rate=_sample_rate(body.get("sample_rate")),
+        stream=_flag(body, "stream"),
     )
 
 
@@ -110,6 +113,13 @@ def _instructions(value: Any) -> None:
     if len(value) > MAX_INSTRUCTIONS:
         raise bad_request(f"'instructions' is longer than {MAX_INSTRUCTIONS} characters", "instructions",
                           "string_above_max_length")
+
+
+def _flag(body: Mapping, name: str) -> Optional[bool]:
+    value = body.get(name)
+    if value is None or isinstance(value, bool):
+        return value
+    raise bad_request(f"'{name}' must be true or false, got {value!r:.80}", name, "invalid_type")
 
 
 def _choice(body: Mapping, name: str, accepted: tuple, default: str) -> str:

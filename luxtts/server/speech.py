@@ -3,13 +3,14 @@
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import secrets
 
 from ..errors import InvalidOptionError, LuxTTSError, VoiceNotFoundError
 from .body import read_body
-from .codecs import CONTENT_TYPES, make_encoder
+from .codecs import CONTENT_TYPES, make_encoder, sent_whole
 from .errors import APIError, from_luxtts
 from .protocol import SpeechRequest, parse_json, parse_speech
 from .scheduler import Done, Job, QueueFull
@@ -20,7 +21,7 @@ MAX_JSON_BYTES = 1024 * 1024
 
 def add_routes(app, state) -> None:
     from fastapi import Request
-    from fastapi.responses import StreamingResponse
+    from fastapi.responses import Response, StreamingResponse
     from starlette.concurrency import run_in_threadpool
 
     @app.post("/v1/audio/speech")
@@ -61,10 +62,50 @@ def add_routes(app, state) -> None:
             raise
         if isinstance(first, Exception):
             raise _as_api_error(first, rid)
-        body = _sse(req, job, first, infos, rid) if req.stream_format == "sse" else _audio(req, job, first, rid)
-        media = "text/event-stream" if req.stream_format == "sse" else CONTENT_TYPES[req.response_format]
-        return StreamingResponse(_watched(body, job, request.receive), media_type=media,
-                                 headers={"Cache-Control": "no-store"})
+        headers = {"Cache-Control": "no-store"}
+        if req.stream_format == "sse":
+            return StreamingResponse(_watched(_sse(req, job, first, infos, rid), job, request.receive),
+                                     media_type="text/event-stream", headers=headers)
+        streamed = client_streams(req, request.headers)
+        body = _audio(req, job, first, rid, streamed)
+        media = CONTENT_TYPES[req.response_format]
+        if sent_whole(req.response_format, streamed):
+            return Response(await _whole(body, job, request.receive), media_type=media, headers=headers)
+        return StreamingResponse(_watched(body, job, request.receive), media_type=media, headers=headers)
+
+
+def client_streams(req: SpeechRequest, headers) -> bool:
+    """Whether the client reads the audio as it comes: ``"stream": true`` in the request, or (when the request
+    does not say) the header the openai SDK's ``with_streaming_response`` sends. A plain ``create()``, curl or
+    a browser's fetch wants the whole file: a wav then gets its true sizes."""
+    if req.stream is not None:
+        return req.stream
+    return headers.get("x-stainless-raw-response", "").lower() == "stream"
+
+
+async def _whole(body, job: Job, receive) -> bytes:
+    """All of ``body``; a client that disconnects meanwhile cancels the job (and gets nothing)."""
+
+    async def join() -> bytes:
+        return b"".join([data async for data in body])
+
+    async def disconnected() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    collect, watch = asyncio.create_task(join()), asyncio.create_task(disconnected())
+    try:
+        await asyncio.wait({collect, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if collect.done():
+            return collect.result()
+        job.cancel()  # the scheduler drops it and sends nothing more: stop waiting for its pieces
+        collect.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await collect
+        return b""
+    finally:
+        watch.cancel()
+        await body.aclose()
 
 
 def _as_api_error(exc: Exception, rid: str) -> APIError:
@@ -87,8 +128,8 @@ async def _items(job: Job, first, rid: str):
         item = await job.queue.get()
 
 
-async def _audio(req: SpeechRequest, job: Job, first, rid: str):
-    encoder = make_encoder(req.response_format, req.sample_rate)
+async def _audio(req: SpeechRequest, job: Job, first, rid: str, streamed: bool = True):
+    encoder = make_encoder(req.response_format, req.sample_rate, streamed)
     try:
         async for item in _items(job, first, rid):
             data = encoder.finish() if isinstance(item, Done) else encoder.push(item)
