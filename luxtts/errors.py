@@ -120,6 +120,11 @@ class VoiceNotFoundError(LuxTTSError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class VoiceNotChosenError(VoiceNotFoundError):
+    """A request named no voice, or one of OpenAI's built-in voices, and neither an alias nor a default voice says
+    which library voice that means."""
+
+
 class VoiceFileNotFoundError(VoiceNotFoundError, FileNotFoundError):
     """A saved voice file path (``.safetensors``) does not exist."""
 

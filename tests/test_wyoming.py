@@ -149,8 +149,9 @@ def test_streaming_form_speaks_each_sentence_once_it_is_complete(uri, expected_s
     assert 0.7 * expected_samples < samples < 1.3 * expected_samples
 
 
-def test_no_voice_named_means_the_library_only_voice(uri):
-    events = asyncio.run(exchange(uri, [Synthesize(text="Hello there.").event()]))
+@pytest.mark.parametrize("voice", [None, SynthesizeVoice(name="alloy"), SynthesizeVoice(language="en")])
+def test_no_voice_or_an_openai_name_means_the_library_only_voice(uri, voice):
+    events = asyncio.run(exchange(uri, [Synthesize(text="Hello there.", voice=voice).event()]))
     assert events[-1].type == "audio-stop" and chunks_of(events)
 
 

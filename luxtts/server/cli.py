@@ -23,6 +23,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "(default: $LUXTTS_VOICES_DB, else voices.db in the luxtts data dir)")
     p.add_argument("--max-queue", type=int, default=16,
                    help="speech requests admitted at once (running or waiting); more get 429 (default 16)")
+    p.add_argument("--default-voice", default=None, metavar="NAME",
+                   help="the library voice for requests naming one of OpenAI's voices (alloy, ash, ...) that the "
+                        "library does not hold (default: the library's only voice, if it holds exactly one)")
     p.add_argument("--api-key", default=None,
                    help=f"require 'Authorization: Bearer KEY' on /v1 (default: ${API_KEY_ENV} if set). Prefer the "
                         "environment variable: a command line is visible to other users")
@@ -63,6 +66,7 @@ def settings_from_args(args: argparse.Namespace):
         api_key=args.api_key, require_consent=args.require_consent,
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_upload_seconds=args.max_upload_seconds,
         chunk_policy=args.chunk_policy, batch_frames=args.batch_frames, cors_origins=tuple(args.cors_origin),
+        default_voice=args.default_voice,
     )
 
 

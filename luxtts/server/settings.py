@@ -25,6 +25,8 @@ class ServerSettings:
     chunk per call on a CPU).
     max_upload_bytes / max_upload_seconds: voice and consent uploads beyond these get 413.
     cors_origins: web origins (``https://app.example``, or ``*``) whose pages may call the API from a browser.
+    default_voice: the library voice that requests naming one of OpenAI's built-in voices get (None: the
+    library's only voice, when it holds exactly one); see luxtts.server.voice_names.
     """
 
     model: str = "YatharthS/LuxTTS"
@@ -46,6 +48,7 @@ class ServerSettings:
     batch_frames: Optional[int] = None
     model_name: str = "luxtts"
     cors_origins: Tuple[str, ...] = ()
+    default_voice: Optional[str] = None
 
     def __post_init__(self) -> None:
         for name in ("max_queue", "max_upload_bytes", "max_input_chars", "chunk_tokens"):

@@ -8,12 +8,13 @@ import json
 import logging
 import secrets
 
-from ..errors import InvalidOptionError, LuxTTSError, VoiceNotFoundError
+from ..errors import InvalidOptionError, LuxTTSError, VoiceNotChosenError, VoiceNotFoundError
 from .body import read_body
 from .codecs import CONTENT_TYPES, make_encoder, sent_whole
 from .errors import APIError, from_luxtts
 from .protocol import SpeechRequest, parse_json, parse_speech
 from .scheduler import Done, Job, QueueFull
+from .voice_names import load_voice
 
 logger = logging.getLogger("luxtts.server")
 MAX_JSON_BYTES = 1024 * 1024
@@ -31,7 +32,9 @@ def add_routes(app, state) -> None:
                            s.max_input_chars)
         tts = state.require_model()
         try:
-            prompt = await run_in_threadpool(state.store.load_prompt, req.voice)
+            prompt = await run_in_threadpool(load_voice, state.store, req.voice, s.default_voice)
+        except VoiceNotChosenError as exc:
+            raise APIError(400, f"'voice': {exc}", param="voice", code="voice_not_found") from None
         except (VoiceNotFoundError, InvalidOptionError):
             # the store's message names its location; a client gets only what it sent
             raise APIError(400, f"'voice': there is no voice named or with id {req.voice[:80]!r}; GET "

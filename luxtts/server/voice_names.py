@@ -1,25 +1,47 @@
-"""Which library voice a request means when it names none (or, later, a name the library does not hold).
+"""Which library voice a request means, the same for every front end (HTTP and Wyoming).
 
-One rule for every front end (HTTP and Wyoming): a name the library holds wins; no name at all means the
-default voice: the one configured (``--default-voice``), else the library's only voice when it holds exactly one.
+Clients written for OpenAI send its built-in voice names ("alloy", livekit's default "ash", ...), which no
+library holds unless someone made voices of those names. So, in order: a voice the library holds by that name
+(or id) wins; one of OpenAI's names means the default voice; no name at all means the default voice too. The
+default voice is the one configured (``--default-voice``), else the library's only voice when it holds exactly
+one. What is left is a VoiceNotChosenError that says how to choose.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import VoiceNotFoundError
+from ..errors import VoiceNotChosenError, VoiceNotFoundError
+
+# OpenAI's built-in voices (its speech API and Realtime), as clients name them.
+OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse",
+                 "marin", "cedar")
 
 
-def choose_voice(store, requested: Optional[str], default_voice: Optional[str]) -> str:
-    """The name or id to load for ``requested`` (None: no voice named); VoiceNotFoundError saying how to fix it."""
+def is_openai_voice(name: str) -> bool:
+    return name.lower() in OPENAI_VOICES
+
+
+def load_voice(store, requested: Optional[str], default_voice: Optional[str]):
+    """The VoicePrompt ``requested`` means (None: no voice named). VoiceNotFoundError (from the store) for a name
+    that is neither in the library nor OpenAI's; VoiceNotChosenError when nothing says which voice is meant."""
     if requested:
-        return requested
+        try:
+            return store.load_prompt(requested)
+        except VoiceNotFoundError:
+            if not is_openai_voice(requested):
+                raise
+    return store.load_prompt(_default(store, requested, default_voice))
+
+
+def _default(store, requested: Optional[str], default_voice: Optional[str]) -> str:
     if default_voice:
         return default_voice
     names = store.names()
     if len(names) == 1:
         return names[0]
     held = f"the library holds {len(names)} voices" if names else "the library is empty"
-    raise VoiceNotFoundError(f"no voice was named and there is no default voice ({held}): name one, or start the "
-                             "server with --default-voice NAME")
+    what = (f"voice {requested[:80]!r} is one of OpenAI's built-in voices and the library has no voice of that name"
+            if requested else "no voice was named")
+    raise VoiceNotChosenError(f"{what}, and there is no default voice ({held}): start the server with "
+                              "--default-voice NAME, or name a library voice")

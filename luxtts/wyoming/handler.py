@@ -95,7 +95,7 @@ class LuxTTSEventHandler(AsyncEventHandler):
         elif SynthesizeStart.is_type(event.type):
             if self._stream is not None:
                 raise BadEvent("synthesize-start inside a stream that is not stopped yet", "bad_sequence")
-            _, prompt = await self.service.prompt(_voice_name(event))
+            prompt = await self.service.prompt(_voice_name(event))
             self._stream = _Stream(prompt)
         elif SynthesizeChunk.is_type(event.type):
             stream = self._in_stream(event)
@@ -120,7 +120,7 @@ class LuxTTSEventHandler(AsyncEventHandler):
         text = _text(event)
         if not text.strip():
             raise RequestError("'text' is empty: give at least one word to speak", "invalid_text")
-        _, prompt = await self.service.prompt(_voice_name(event))
+        prompt = await self.service.prompt(_voice_name(event))
         stream = _Stream(prompt)
         await self._say(stream, text)
         if not stream.started:

@@ -7,14 +7,14 @@ import asyncio
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import AsyncIterator, List, Optional, Tuple
+from typing import AsyncIterator, List, Optional
 
 import numpy as np
 
-from ..errors import InvalidOptionError, LuxTTSError, VoiceNotFoundError
+from ..errors import InvalidOptionError, LuxTTSError, VoiceNotChosenError, VoiceNotFoundError
 from ..server.codecs import to_int16
 from ..server.scheduler import Done, Job, QueueFull
-from ..server.voice_names import choose_voice
+from ..server.voice_names import load_voice
 
 logger = logging.getLogger("luxtts.wyoming")
 SAMPLE_WIDTH = 2  # bytes: 16-bit PCM, what Home Assistant plays
@@ -52,22 +52,16 @@ class WyomingService:
         """The library's voices (records), read afresh: the library may change while the server runs."""
         return await asyncio.to_thread(self.state.store.list)
 
-    async def prompt(self, requested: Optional[str]) -> Tuple[str, object]:
-        """(name, VoicePrompt) of the voice ``requested`` means; RequestError if there is none."""
-        store = self.state.store
-
-        def load():
-            key = choose_voice(store, requested, self.options.default_voice)
-            return key, store.load_prompt(key)
-
+    async def prompt(self, requested: Optional[str]):
+        """The VoicePrompt of the voice ``requested`` means (luxtts.server.voice_names); RequestError if none."""
         try:
-            return await asyncio.to_thread(load)
-        except (VoiceNotFoundError, InvalidOptionError) as exc:
-            # the store's message names where the library lives; a client hears only about what it asked for
-            if requested:
-                raise RequestError(f"there is no voice named {requested[:80]!r}; 'describe' lists the voices",
-                                   "voice_not_found") from None
+            return await asyncio.to_thread(load_voice, self.state.store, requested, self.options.default_voice)
+        except VoiceNotChosenError as exc:
             raise RequestError(str(exc), "voice_not_found") from None
+        except (VoiceNotFoundError, InvalidOptionError):
+            # the store's message names where the library lives; a client hears only about what it asked for
+            raise RequestError(f"there is no voice named {str(requested)[:80]!r}; 'describe' lists the voices",
+                               "voice_not_found") from None
 
     async def speak(self, text: str, prompt) -> AsyncIterator[bytes]:
         """16-bit mono PCM of ``text`` in ``prompt``'s voice, one piece per chunk the model makes."""
