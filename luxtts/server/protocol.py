@@ -5,6 +5,8 @@ Checked here, field by field, so that each mistake comes back as a 400 naming th
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from typing import Any, Mapping, Optional
 
 from ..options import MAX_SEED
 from .errors import bad_request
+from .inline import InlineVoice
 
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 STREAM_FORMATS = ("audio", "sse")
@@ -22,6 +25,7 @@ MAX_STEPS = 64
 MAX_GUIDANCE = 20.0
 MAX_T_SHIFT = 10.0
 MAX_INSTRUCTIONS = 4096
+MAX_TRANSCRIPT = 20_000  # as a voice upload's
 
 _FIELDS = ("model", "input", "voice", "response_format", "speed", "instructions", "stream_format",
            "seed", "num_steps", "guidance_scale", "t_shift", "sample_rate", "stream")
@@ -31,7 +35,7 @@ _FIELDS = ("model", "input", "voice", "response_format", "speed", "instructions"
 class SpeechRequest:
     model: str
     input: str
-    voice: str
+    voice: "str | InlineVoice"  # a library voice's name or id, or a recording sent with the request
     response_format: str = "mp3"
     speed: float = 1.0
     stream_format: str = "audio"
@@ -93,9 +97,11 @@ def _text(body: Mapping, max_chars: int) -> str:
     return text
 
 
-def _voice(value: Any) -> str:
+def _voice(value: Any) -> "str | InlineVoice":
     if isinstance(value, Mapping) and set(value) == {"id"}:
         value = value["id"]
+    elif isinstance(value, Mapping) and "audio" in value:
+        return _inline_voice(value)
     if value is None:
         raise bad_request("'voice' is required: a voice name or id from /v1/audio/voices", "voice",
                           "missing_required_parameter")
@@ -103,6 +109,38 @@ def _voice(value: Any) -> str:
         raise bad_request(f"'voice' must be a voice name or id (a string, or {{\"id\": ...}}), got {value!r:.80}",
                           "voice", "invalid_type")
     return value
+
+
+def _inline_voice(value: Mapping) -> InlineVoice:
+    """``{"audio": <base64, or a data: URL>, "transcript": ...}``: a recording for this request only."""
+    extra = sorted(set(value) - {"audio", "transcript"})
+    if extra:
+        raise bad_request(f"'voice' as a recording takes 'audio' and 'transcript', not {extra}", f"voice.{extra[0]}",
+                          "unknown_parameter")
+    audio = value["audio"]
+    if not isinstance(audio, str):
+        raise bad_request(f"'voice.audio' must be a base64 string, got {type(audio).__name__}", "voice.audio",
+                          "invalid_type")
+    if audio.startswith("data:") and "," in audio:  # a data: URL, as a browser's FileReader makes
+        audio = audio.split(",", 1)[1]
+    try:
+        raw = base64.b64decode("".join(audio.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise bad_request("'voice.audio' is not valid base64", "voice.audio", "invalid_base64") from None
+    if not raw:
+        raise bad_request("'voice.audio' is empty", "voice.audio", "empty_audio")
+    transcript = value.get("transcript")
+    if transcript is not None:
+        if not isinstance(transcript, str):
+            raise bad_request(f"'voice.transcript' must be a string, got {type(transcript).__name__}",
+                              "voice.transcript", "invalid_type")
+        if len(transcript) > MAX_TRANSCRIPT:
+            raise bad_request(f"'voice.transcript' is {len(transcript)} characters; the most accepted is "
+                              f"{MAX_TRANSCRIPT}", "voice.transcript", "string_above_max_length")
+        if not transcript.strip():
+            raise bad_request("'voice.transcript' is only whitespace; give the words of the recording or leave it "
+                              "out", "voice.transcript")
+    return InlineVoice(raw, transcript)
 
 
 def _instructions(value: Any) -> None:

@@ -12,12 +12,19 @@ from ..errors import InvalidOptionError, LuxTTSError, VoiceNotChosenError, Voice
 from .body import read_body
 from .codecs import CONTENT_TYPES, make_encoder, sent_whole
 from .errors import APIError, from_luxtts
+from .inline import InlineVoice, PromptCache
 from .protocol import SpeechRequest, parse_json, parse_speech
 from .scheduler import Done, Job, QueueFull
+from .uploads import encode_recording, readable_recording
 from .voice_names import load_voice
 
 logger = logging.getLogger("luxtts.server")
 MAX_JSON_BYTES = 1024 * 1024
+
+
+def json_limit(settings) -> int:
+    """The largest speech request body: 1 MiB, plus room for an inline voice's upload in base64."""
+    return MAX_JSON_BYTES + (settings.max_upload_bytes * 4 + 2) // 3
 
 
 def add_routes(app, state) -> None:
@@ -25,20 +32,31 @@ def add_routes(app, state) -> None:
     from fastapi.responses import Response, StreamingResponse
     from starlette.concurrency import run_in_threadpool
 
-    @app.post("/v1/audio/speech")
-    async def speech(request: Request):
-        s = state.settings
-        req = parse_speech(parse_json(await read_body(request, MAX_JSON_BYTES, "request body")), s.model_name,
-                           s.max_input_chars)
-        tts = state.require_model()
+    inline_prompts = PromptCache()
+
+    async def voice_prompt(req: SpeechRequest, tts):
+        if isinstance(req.voice, InlineVoice):
+            def encode(voice: InlineVoice):
+                source = readable_recording(voice.audio, "voice.audio", state.settings)
+                return encode_recording(tts, source, voice.transcript, "voice.audio", "voice.transcript")
+
+            return await run_in_threadpool(inline_prompts.get_or_encode, req.voice, encode)
         try:
-            prompt = await run_in_threadpool(load_voice, state.store, req.voice, s.default_voice)
+            return await run_in_threadpool(load_voice, state.store, req.voice, state.settings.default_voice)
         except VoiceNotChosenError as exc:
             raise APIError(400, f"'voice': {exc}", param="voice", code="voice_not_found") from None
         except (VoiceNotFoundError, InvalidOptionError):
             # the store's message names its location; a client gets only what it sent
             raise APIError(400, f"'voice': there is no voice named or with id {req.voice[:80]!r}; GET "
                                 "/v1/audio/voices lists the voices", param="voice", code="voice_not_found") from None
+
+    @app.post("/v1/audio/speech")
+    async def speech(request: Request):
+        s = state.settings
+        raw = await read_body(request, json_limit(s), "request body")
+        req = parse_speech(parse_json(raw), s.model_name, s.max_input_chars)
+        tts = state.require_model()
+        prompt = await voice_prompt(req, tts)
         rid = request.scope.get("luxtts.request_id", "req_" + secrets.token_hex(8))
         infos = []
 
