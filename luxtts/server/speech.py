@@ -13,6 +13,7 @@ from .codecs import CONTENT_TYPES, make_encoder
 from .errors import APIError, from_luxtts
 from .protocol import SpeechRequest, parse_json, parse_speech
 from .scheduler import Done, Job, QueueFull
+from .voices import voice_not_found
 
 logger = logging.getLogger("luxtts.server")
 MAX_JSON_BYTES = 1024 * 1024
@@ -23,7 +24,10 @@ def add_routes(app, state) -> None:
     from fastapi.responses import StreamingResponse
     from starlette.concurrency import run_in_threadpool
 
-    @app.post("/v1/audio/speech")
+    from . import schema as api
+
+    @app.post("/v1/audio/speech", openapi_extra=api.json_body(api.SpeechBody),
+              responses={**api.audio_answer(), **api.errors(*api.COMMON, 400, 413, 429, 503)})
     async def speech(request: Request):
         s = state.settings
         req = parse_speech(parse_json(await read_body(request, MAX_JSON_BYTES, "request body")), s.model_name,
@@ -32,9 +36,7 @@ def add_routes(app, state) -> None:
         try:
             prompt = await run_in_threadpool(state.store.load_prompt, req.voice)
         except (VoiceNotFoundError, InvalidOptionError):
-            # the store's message names its location; a client gets only what it sent
-            raise APIError(400, f"'voice': there is no voice named or with id {req.voice[:80]!r}; GET "
-                                "/v1/audio/voices lists the voices", param="voice", code="voice_not_found") from None
+            raise voice_not_found(state.store, req.voice, "voice", 400) from None
         rid = request.scope.get("luxtts.request_id", "req_" + secrets.token_hex(8))
         infos = []
 
