@@ -17,7 +17,7 @@ TEXT = "Hello there, my friend. How are you today?"
 
 @pytest.fixture(scope="module")
 def server(folder, tts, prompt, tmp_path_factory):
-    from luxtts.store import open_store
+    from luxtts.voices import open_store
 
     db = tmp_path_factory.mktemp("voices") / "voices.db"
     with open_store(str(db)) as store:

@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("luxtts").setLevel(args.log_level.upper())  # the root logger stays as luxtts.cli set it
     # luxtts warns about text it drops, quoting it: a server's log must not hold what its users asked to say
     warnings.filterwarnings("ignore", category=UserWarning, module=r"luxtts\.")
-    from ..store import open_store
+    from ..voices import open_store
 
     open_store(settings.voices_db).close()  # a wrong --voices-db fails here, with its own message
     app = create_app(settings)

@@ -31,7 +31,7 @@ class ServerState:
 
     def start(self) -> None:
         """Open the store and the scheduler (cheap; the model loads in :meth:`load_model`)."""
-        from ..store import open_store
+        from ..voices import open_store
 
         self.store = open_store(self.settings.voices_db)
         self.scheduler = Scheduler(self.metrics, self.settings.max_queue, self.settings.batch_frames)

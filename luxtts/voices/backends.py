@@ -44,13 +44,6 @@ def schema(blob: str) -> List[str]:
             prompt {blob} NOT NULL,
             vocab_sha256 TEXT,
             imported_from TEXT)""",
-        # file-based voices already looked at, so that a voice deleted from the library is not imported again
-        """CREATE TABLE IF NOT EXISTS luxtts_imported (
-            file TEXT NOT NULL,
-            sha256 TEXT NOT NULL,
-            voice_id TEXT,
-            note TEXT NOT NULL,
-            PRIMARY KEY (file, sha256))""",
     ]
 
 
