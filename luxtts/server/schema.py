@@ -46,10 +46,20 @@ class VoiceId(_Strict):
     id: Words
 
 
+class InlineVoice(_Strict):
+    """A recording sent with the request, encoded for it alone and never stored."""
+    audio: str = Field(min_length=1, json_schema_extra={"contentEncoding": "base64"},
+                       description="the recording (wav, mp3, flac, ogg, webm or m4a) in base64, or a data: URL; "
+                                   "the limits of a voice upload apply")
+    transcript: Words = Field(max_length=20_000, description="its words (else it is transcribed, if it can be)")
+
+
 class SpeechBody(_Strict):
     """POST /v1/audio/speech (OpenAI's fields, then luxtts's own: seed .. sample_rate)."""
     input: Words = Field(max_length=4096, description="the text to speak")
-    voice: Union[Words, VoiceId] = Field(description="a voice name or id from /v1/audio/voices")
+    voice: Union[Words, VoiceId, InlineVoice] = Field(
+        description="a voice name or id from /v1/audio/voices (or one of OpenAI's voice names, for the default "
+                    "voice), or a recording sent with the request")
     model: Words = Field("luxtts", description="any model name: one model is served")
     response_format: Literal[FORMATS] = "mp3"  # type: ignore[valid-type]
     speed: float = Field(1.0, ge=SPEED_RANGE[0], le=SPEED_RANGE[1])
