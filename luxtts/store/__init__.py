@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Optional
 
 from .backends import SQLiteBackend, backend_for, parse_url
-from .records import ConsentRecord, VoiceRecord
+from .records import AliasRecord, ConsentRecord, VoiceRecord
 from .store import VoiceStore
 
-__all__ = ["open_store", "store_kind", "default_store_path", "VoiceStore", "VoiceRecord", "ConsentRecord", "URL_ENV"]
+__all__ = ["open_store", "store_kind", "default_store_path", "VoiceStore", "VoiceRecord", "ConsentRecord", "AliasRecord",
+           "URL_ENV"]
 
 URL_ENV = "LUXTTS_VOICES_DB"
 DB_NAME = "voices.db"
