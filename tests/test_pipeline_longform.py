@@ -118,7 +118,7 @@ def test_joiner_matches_crossfade_concat():
 MEMORY_SCRIPT = r"""
 import json, re, sys, torch
 from luxtts import LuxTTS
-folder, wav, prompt_text, text, hold = sys.argv[1:6]
+folder, wav, prompt_text, text, hold, reps = sys.argv[1:7]
 tts = LuxTTS.from_pretrained(folder, device="cpu", threads=1)
 prompt = tts.encode_prompt(wav, text=prompt_text)
 double = text + " " + text
@@ -140,14 +140,21 @@ def peak():
     with open("/proc/self/status") as f:
         return int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) * 1024
 
+def measured(t):
+    reset_peak()
+    return run(t), peak()
+
 run(double)   # warm-up: allocator pools and lazy state for every chunk length used below
-reset_peak(); n1 = run(text); p1 = peak()
-reset_peak(); n2 = run(double); p2 = peak()
-print(json.dumps({"n1": n1, "n2": n2, "p1": p1, "p2": p2}))
+# The same text several times: how far the allocator alone moves the peak (its noise) in this process.
+repeats = [measured(text) for _ in range(int(reps))]
+n1, p1 = repeats[-1]
+n2, p2 = measured(double)
+print(json.dumps({"n1": n1, "n2": n2, "p1": max(p for _, p in repeats), "p2": p2,
+                  "noise": max(p for _, p in repeats) - min(p for _, p in repeats)}))
 """
 
 
-def measure(folder, hold: bool) -> dict:
+def measure(folder, hold: bool, repeats: int = 1) -> dict:
     # Fixed glibc thresholds: big blocks are mmapped and returned on free, so peak RSS tracks live memory
     # (the adaptive defaults keep freed blocks and would hide both a leak and its absence); oneDNN's
     # per-shape primitive cache is off because it grows with every new chunk length until it is full.
@@ -155,22 +162,33 @@ def measure(folder, hold: bool) -> dict:
            "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0", "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "0"}
     out = subprocess.run(
         [sys.executable, "-c", MEMORY_SCRIPT, str(folder), str(prompt_wav()), CASE["prompt_text"], HALF_TEXT,
-         "1" if hold else "0"],
+         "1" if hold else "0", str(repeats)],
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# A leak of the audio would grow the peak by the extra text's audio bytes; a quarter of that is the bound, unless
+# the allocator's own noise on this model is larger. The noise is measured on the run, as the spread of the peaks
+# of the same text spoken NOISE_REPEATS times (0.3 MB on the shared golden model, 2026-12-04; 1.8 MB was seen on a
+# smaller one), and NOISE_MARGIN times it is allowed: the doubled text's peak is one more draw of that noise.
+LEAK_FRACTION = 0.25
+NOISE_REPEATS = 3
+NOISE_MARGIN = 2.0
+
+
 def test_peak_memory_is_flat_when_the_text_doubles(folder):
-    streaming = measure(folder, hold=False)
+    streaming = measure(folder, hold=False, repeats=NOISE_REPEATS)
     audio_bytes = streaming["n1"] * 4
     assert streaming["n2"] > 1.9 * streaming["n1"]
+    bound = max(LEAK_FRACTION * audio_bytes, NOISE_MARGIN * streaming["noise"])
     # The doubled text adds a whole text's worth of audio; streaming must not keep it.
-    assert streaming["p2"] - streaming["p1"] < 0.25 * audio_bytes, streaming
-    # Control: keeping every piece does show up in the same measurement, so the check above can fail.
+    assert streaming["p2"] - streaming["p1"] < bound, (bound, streaming)
+    # Control: keeping every piece does show up in the same measurement, above the same bound, so the check
+    # above can fail (if not, the text is too short to tell a leak from this model's allocator noise).
     holding = measure(folder, hold=True)
-    assert holding["p2"] - holding["p1"] > 0.5 * audio_bytes, holding
+    assert holding["p2"] - holding["p1"] > max(0.5 * audio_bytes, bound), (bound, holding)
 
 
 def test_default_batching_depends_on_the_device():

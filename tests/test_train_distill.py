@@ -41,10 +41,11 @@ def test_one_distillation_step_lowers_the_loss_and_the_guidance_input_is_used():
     assert after.loss < before.loss * 0.999, (before.loss.item(), after.loss.item())
 
     # The student's output depends on the guidance scale it is given.
+    per_item = (feats.shape[0], 1, 1)  # the case's batch, whatever it is
     with torch.no_grad():
         text, pad = train_text_condition(student, tokens, lens, feats.shape[1])
-        v1 = guided_velocity(student, 0.5, d.x0, text, feats, pad, torch.full((2, 1, 1), 0.5))
-        v2 = guided_velocity(student, 0.5, d.x0, text, feats, pad, torch.full((2, 1, 1), 2.5))
+        v1 = guided_velocity(student, 0.5, d.x0, text, feats, pad, torch.full(per_item, 0.5))
+        v2 = guided_velocity(student, 0.5, d.x0, text, feats, pad, torch.full(per_item, 2.5))
     assert (v1 - v2).abs().max() > 1e-3
 
 

@@ -77,10 +77,12 @@ def test_fast_path_follows_weights_updated_in_place():
     tokens, feats, lens = case["tokens"], g["features"], g["features_lens"]
     from luxtts.train.objective import decoder_velocity, train_text_condition
 
+    guidance = torch.ones(feats.shape[0])  # one scale per item of whatever batch the case holds
+
     def velocity(grad: bool):
         with torch.set_grad_enabled(grad):
             text, pad = train_text_condition(model, tokens, lens, feats.shape[1])
-            return decoder_velocity(model, g["t"], g["noise"], text, feats, pad, torch.ones(2)).detach()
+            return decoder_velocity(model, g["t"], g["noise"], text, feats, pad, guidance).detach()
 
     before = velocity(False)  # fills the caches
     assert _max_err(velocity(True), before) <= 1e-5

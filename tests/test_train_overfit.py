@@ -15,6 +15,18 @@ TINY = dict(fm_decoder_downsampling_factor=[1, 2, 1], fm_decoder_num_layers=[1, 
             fm_decoder_cnn_module_kernel=[7, 5, 7], fm_decoder_dim=32, fm_decoder_feedforward_dim=48,
             text_encoder_num_layers=1, text_encoder_dim=32, text_encoder_feedforward_dim=32)
 FRAMES = 64
+TOKENS = 16
+
+
+def _one_utterance():
+    """The first golden utterance with at least FRAMES real frames and TOKENS tokens, cut to those, as a batch
+    of one (real log-mel frames x 0.1), whatever batch its case holds."""
+    for case in golden_spec("train_objective")["cases"]:
+        g = load_golden("train_objective", case["file"])
+        for i, n in enumerate(g["features_lens"].tolist()):
+            if n >= FRAMES and len(case["tokens"][i]) >= TOKENS:
+                return [case["tokens"][i][:TOKENS]], g["features"][i : i + 1, :FRAMES].contiguous()
+    raise AssertionError(f"no golden train_objective utterance has {FRAMES} frames and {TOKENS} tokens")
 
 
 def _sample_error(model, tokens, feats, lens, mask, steps=8):
@@ -30,10 +42,8 @@ def _sample_error(model, tokens, feats, lens, mask, steps=8):
 
 
 def test_loss_on_a_fixed_batch_falls_well_below_its_start(tmp_path):
-    case = golden_spec("train_objective")["cases"][1]
-    g = load_golden("train_objective", case["file"])
-    tokens, lens = [case["tokens"][0][:16]], torch.tensor([FRAMES])
-    feats = g["features"][:, :FRAMES].contiguous()  # real log-mel frames (x 0.1)
+    tokens, feats = _one_utterance()
+    lens = torch.tensor([FRAMES])
     config = json.loads((GOLDEN_DIR / "model_base" / "config.json").read_text())
     config["model"].update(TINY)
     (tmp_path / "config.json").write_text(json.dumps(config))
@@ -61,6 +71,7 @@ def test_loss_on_a_fixed_batch_falls_well_below_its_start(tmp_path):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
     end, sample_after = mean_loss(), _sample_error(model, tokens, feats, lens, eval_mask)
-    # Measured: 2.89 -> 0.75 and 2.64 -> 0.84 (the mean, then the batch, is learnt).
+    # Measured on the shared golden set: loss 2.89 -> 0.74, sample error 2.72 -> 0.83 (the mean, then the
+    # batch, is learnt).
     assert end < 0.3 * start, (start, end)
     assert sample_after < 0.4 * sample_before, (sample_before, sample_after)

@@ -22,9 +22,10 @@ def load(subdir: str):
 
 
 def golden_mels(subdir: str):
-    """The golden mel inputs of ``subdir`` (1, n_mels, T) each, from every case that has one."""
+    """The golden mel inputs of ``subdir``, one item each (1, n_mels, T), from every case that has one (a case
+    may hold a batch of them)."""
     mels = [load_golden(subdir, p.values[0]["file"]).get("mel") for p in golden_cases(subdir)]
-    return [m for m in mels if m is not None]
+    return [m[i : i + 1] for m in mels if m is not None for i in range(m.shape[0])]
 
 
 def outputs(subdir: str):

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 from ..fileio import replaced_atomically, write_text_atomically
+from .journal import read_journal
 from .metrics import corpus_rates
 
 SUMMARY_JSON = "summary.json"
@@ -43,8 +44,6 @@ def summarize(records: List[Dict[str, Any]], configs: List[str]) -> List[Dict[st
 
 
 def write_reports(out: Path, settings, configs, scorer) -> Dict[str, Any]:
-    from .runner import read_journal
-
     ids = [it.id for it in settings.items]
     labels = [c.label for c in configs]
     journal = read_journal(out)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +18,10 @@ import numpy as np
 
 from ..errors import InvalidOptionError
 from .items import EvalItem
+from .journal import JOURNAL, append_record, read_journal
 
 logger = logging.getLogger("luxtts")
 
-JOURNAL = "items.jsonl"
 RUN_FILE = "run.json"
 SAMPLE_RATE = 16000
 # name -> (dtype, quantize) as LuxTTS.from_pretrained takes them.
@@ -95,30 +94,7 @@ def parse_configs(variants: str, steps: Optional[str]) -> List[Config]:
     return configs
 
 
-# ---------------------------------------------------------------------------------------------- journal
-
-
-def read_journal(out_dir: Path) -> Dict[Tuple[str, str], Dict[str, Any]]:
-    """The latest record per (config, id); a torn last line (a run killed mid-write) is ignored."""
-    path = out_dir / JOURNAL
-    records: Dict[Tuple[str, str], Dict[str, Any]] = {}
-    if not path.is_file():
-        return records
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and "config" in rec and "id" in rec:
-            records[(rec["config"], rec["id"])] = rec
-    return records
-
-
-def _append(out_dir: Path, record: Dict[str, Any]) -> None:
-    with open(out_dir / JOURNAL, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+# ------------------------------------------------------------------------------------------ the run file
 
 
 def _check_run(out_dir: Path, info: Dict[str, Any]) -> None:
@@ -173,7 +149,7 @@ def run_eval(settings: Settings) -> Dict[str, Any]:
             if not pending:
                 continue
             for record in _evaluate_config(settings, config, pending, scorer):
-                _append(out, record)
+                append_record(out, record)
                 if record.get("error"):
                     bar.write(f"eval: {config.label} {record['id']}: {record['error']}")
                 bar.update(1)
