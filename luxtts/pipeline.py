@@ -50,6 +50,7 @@ from .options import (
 )
 from .inputs import TextInput, Tokens, as_flag, as_float, as_int, as_rate, check_text
 from .prompt import VoicePrompt, as_prompt, vocab_fingerprint
+from .voices import named_prompt
 
 logger = logging.getLogger("luxtts")
 
@@ -201,7 +202,7 @@ class LuxTTS:
         return encode_voice(audio, self.tokenizer, duration=duration, rms=rms, text=text, asr_device=str(self.device))
 
     def _usable_prompt(self, prompt: Any) -> VoicePrompt:
-        prompt = as_prompt(prompt)
+        prompt = as_prompt(prompt, named=named_prompt)  # a bare name is the voice library's to resolve
         cfg = self.model.config
         if prompt.vocab_sha256 in (None, self._vocab_sha):
             return prompt.check(cfg.feat_dim, cfg.vocab_size)

@@ -9,7 +9,7 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Union
 
 import torch
 
@@ -31,7 +31,7 @@ PathLike = Union[str, os.PathLike]
 # Recognised so that a recording given where an encoded prompt belongs gets a message saying so.
 _AUDIO_SUFFIXES = frozenset(".wav .wave .flac .ogg .oga .opus .mp3 .m4a .aac .aif .aiff .au .wma .webm".split())
 _AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b".snd", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
-_AUDIO_HINT = "call tts.encode_prompt(audio, text=...) first (or pass a saved voice name or .safetensors file)"
+AUDIO_HINT = "call tts.encode_prompt(audio, text=...) first (or pass a saved voice name or .safetensors file)"
 # An rms above this cannot come from audio in [-1, 1] (a full-scale square wave has rms 1).
 _MAX_RMS = 1.0
 
@@ -196,7 +196,7 @@ class VoicePrompt:
                 features = f.get_tensor("features") if "features" in f.keys() else None
         except (SafetensorError, OSError, ValueError) as e:
             if _looks_like_audio(path):
-                raise PromptError(f"{path} is audio, not a saved voice: {_AUDIO_HINT}") from None
+                raise PromptError(f"{path} is audio, not a saved voice: {AUDIO_HINT}") from None
             raise CheckpointError(f"{path} is not a readable voice file: {str(e)[:120]}") from None
         return cls._from_parts(meta_text, features, str(path))
 
@@ -278,9 +278,10 @@ class VoicePrompt:
         }
 
 
-def as_prompt(prompt: Any) -> VoicePrompt:
+def as_prompt(prompt: Any, named: Optional[Callable[[str], VoicePrompt]] = None) -> VoicePrompt:
     """What generation accepts as a prompt: a VoicePrompt, upstream's prompt dict, the path of a saved voice file
-    (``.safetensors``), or the name of a voice saved with ``luxtts voice add`` / ``luxtts.voices.save_voice``.
+    (``.safetensors``), or a bare name, which ``named`` resolves (the pipeline passes the voice library's
+    :func:`luxtts.voices.named_prompt`; prompts know nothing of libraries).
 
     Audio (a recording's path, bytes, a file object, an array) is refused with a PromptError saying to call
     ``encode_prompt`` first.
@@ -290,30 +291,28 @@ def as_prompt(prompt: Any) -> VoicePrompt:
     if isinstance(prompt, Mapping):
         return VoicePrompt.from_upstream(prompt)
     if isinstance(prompt, (str, os.PathLike)):
-        return _named_prompt(prompt)
+        return _prompt_at(prompt, named)
     if isinstance(prompt, (bytes, bytearray, memoryview, tuple)) or hasattr(prompt, "read") \
             or hasattr(prompt, "shape"):
-        raise PromptError(f"prompt: this is audio ({brief(prompt)}): {_AUDIO_HINT}")
+        raise PromptError(f"prompt: this is audio ({brief(prompt)}): {AUDIO_HINT}")
     raise PromptError(
         "prompt must be a VoicePrompt (from encode_prompt), a saved voice name or .safetensors file, or an "
         f"upstream prompt dict, got {type(prompt).__name__}"
     )
 
 
-def _named_prompt(value: PathLike) -> VoicePrompt:
-    from .voices import find_voice
-
+def _prompt_at(value: PathLike, named: Optional[Callable[[str], VoicePrompt]]) -> VoicePrompt:
     path = _as_path("prompt", value)
     if path.is_file() and path.suffix != ".safetensors":
         if _looks_like_audio(path):
-            raise PromptError(f"prompt {str(path)!r} is audio: {_AUDIO_HINT}")
+            raise PromptError(f"prompt {str(path)!r} is audio: {AUDIO_HINT}")
         raise PromptError(f"prompt {str(path)!r} is not a saved voice file (.safetensors) nor audio")
     if path.suffix == ".safetensors" or os.sep in str(value) or path.is_dir():
         return VoicePrompt.load(path)
-    found = find_voice(os.fspath(value))
-    if isinstance(found, VoicePrompt):
-        return found
-    raise PromptError(f"prompt {os.fspath(value)!r} is audio: {_AUDIO_HINT}")  # pragma: no cover - handled above
+    if named is None:
+        raise PromptError(f"prompt {os.fspath(value)!r} is not a file; a saved voice's name needs the voice library "
+                          "(luxtts.voices.load_voice, or pass the name to LuxTTS.generate)")
+    return named(os.fspath(value))
 
 
 def _as_path(name: str, value: object) -> Path:

@@ -17,6 +17,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class LiveURL(str):
+    """The base URL of a live test server, carrying the server's ServerState (it runs in this process)."""
+
+    def __new__(cls, url: str, state):
+        self = super().__new__(cls, url)
+        self.state = state
+        return self
+
+
 @contextlib.contextmanager
 def live_server(settings, tts=None, ready_timeout: float = 120.0, wait_ready: bool = True) -> Iterator[str]:
     """Serve ``create_app(settings, tts)`` and yield its base URL once /ready says so (or, with
@@ -24,10 +33,12 @@ def live_server(settings, tts=None, ready_timeout: float = 120.0, wait_ready: bo
     import uvicorn
 
     from luxtts.server.app import create_app
+    from luxtts.server.connections import uvicorn_config
 
     app = create_app(settings, tts)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
-                                           timeout_graceful_shutdown=30))
+    # the same protocol and connection rules as `luxtts serve`
+    server = uvicorn.Server(uvicorn_config(app, settings.connection_limits, host="127.0.0.1", port=settings.port,
+                                           log_level="warning", timeout_graceful_shutdown=30))
     thread = threading.Thread(target=server.run, name="luxtts-test-server", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{settings.port}"
@@ -43,7 +54,7 @@ def live_server(settings, tts=None, ready_timeout: float = 120.0, wait_ready: bo
             raise RuntimeError(f"the test server at {url} did not become ready")
         time.sleep(0.05)
     try:
-        yield url
+        yield LiveURL(url, app.state.luxtts)
     finally:
         server.should_exit = True
         thread.join(60)

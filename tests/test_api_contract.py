@@ -106,8 +106,11 @@ def test_saved_voice_names_are_resolved(tts, prompt, tmp_path, monkeypatch):
     save_voice("alice", prompt)
     tts.stream(SHORT, "alice")  # resolved and checked; nothing generated until iterated
     from luxtts.prompt import as_prompt
+    from luxtts.voices import named_prompt
 
-    assert as_prompt("alice") == prompt
+    assert as_prompt("alice", named=named_prompt) == prompt
+    with pytest.raises(PromptError, match="needs the voice library"):  # prompts alone know no library
+        as_prompt("alice")
 
 
 def test_text_mode_file_object_is_refused_briefly(tts, tmp_path):

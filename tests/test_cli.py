@@ -93,7 +93,7 @@ def test_saved_voice_gives_the_same_audio_as_the_file(model, tmp_path, capsys):
     assert "narrator" in capsys.readouterr().out
     assert main(["voice", "list"]) == EXIT_OK
     assert capsys.readouterr().out.split() == ["narrator"]
-    from luxtts.store import open_store
+    from luxtts.voices import open_store
 
     with open_store() as store:
         assert store.get("narrator").audio_filename == prompt_wav().name

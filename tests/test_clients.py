@@ -18,7 +18,7 @@ TEXT = "Hello there, my friend. How are you today?"
 @pytest.fixture(scope="module")
 def server(folder, tts, prompt, tmp_path_factory):
     """Two voices and no default voice: OpenAI's names mean nothing until an alias says which voice they are."""
-    from luxtts.store import open_store
+    from luxtts.voices import open_store
 
     db = tmp_path_factory.mktemp("voices") / "voices.db"
     with open_store(str(db)) as store:

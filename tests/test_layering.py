@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import subprocess
@@ -10,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from import_graph import imported_names
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "luxtts"
@@ -29,27 +29,6 @@ def run_python(code: str) -> dict:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def imported_names(path: Path) -> set:
-    """Absolute names of everything ``path`` imports (relative imports resolved against its package)."""
-    module = ".".join(path.relative_to(REPO).with_suffix("").parts)
-    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
-    if path.name == "__init__.py":
-        package = module.rsplit(".__init__", 1)[0]
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                parts = parts[: len(parts) - (node.level - 1)]
-                base = ".".join(parts + ([base] if base else []))
-            names.add(base)
-            names.update(f"{base}.{a.name}" for a in node.names)
-    return names
 
 
 def test_importing_the_pipeline_pulls_in_no_cli_server_or_training_code():
@@ -91,5 +70,6 @@ def test_lower_layers_do_not_import_upward(package):
 
 @pytest.mark.parametrize("module", INFERENCE_MODULES)
 def test_inference_modules_do_not_import_the_cli(module):
-    names = imported_names(PACKAGE / f"{module}.py")
+    files = sorted((PACKAGE / module).rglob("*.py")) if (PACKAGE / module).is_dir() else [PACKAGE / f"{module}.py"]
+    names = set().union(*(imported_names(f) for f in files))
     assert not [n for n in names if n.startswith(("luxtts.cli", "luxtts.server", "luxtts.train"))]

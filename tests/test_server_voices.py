@@ -24,7 +24,7 @@ LIMIT_SECONDS = 60.0
 def server(folder, tts, tmp_path_factory):
     db = tmp_path_factory.mktemp("voices") / "voices.db"
     settings = ServerSettings(model=str(folder), device="cpu", port=free_port(), voices_db=str(db),
-                              max_upload_bytes=LIMIT_BYTES, max_upload_seconds=LIMIT_SECONDS)
+                              max_upload_bytes=LIMIT_BYTES, max_upload_seconds=LIMIT_SECONDS, max_uploads=4)
     with live_server(settings, tts) as url:
         yield url
 

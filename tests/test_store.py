@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from luxtts.errors import (ConsentNotFoundError, InvalidOptionError, VoiceExistsError, VoiceNotFoundError,
                            VoiceStoreError)
 from luxtts.prompt import VoicePrompt
-from luxtts.store import open_store, store_kind
+from luxtts.voices import open_store, store_kind
 
 REPO = Path(__file__).resolve().parents[1]
 BAD_NAMES = ["../evil", "..", "a/b", "a\\b", "a\x00b", "x" * 10_000, "", " ", ".hidden", "voice_" + "0" * 32]
@@ -216,7 +216,7 @@ import sys, time
 sys.path.insert(0, sys.argv[1])
 from test_store import add
 from luxtts.errors import VoiceExistsError
-from luxtts.store import open_store, store_kind
+from luxtts.voices import open_store, store_kind
 store = open_store(sys.argv[2])
 while not __import__("os").path.exists(sys.argv[3]):
     time.sleep(0.005)
@@ -249,7 +249,7 @@ CREATOR = r"""
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from test_store import add, crash_audio
-from luxtts.store import open_store, store_kind
+from luxtts.voices import open_store, store_kind
 store = open_store(sys.argv[2])
 for i in range(int(sys.argv[3]), 10_000):
     print("ready", i, flush=True)
@@ -310,49 +310,13 @@ def test_kill_during_creation_leaves_each_voice_whole_or_absent(url):
     print("killed creation completed:", outcomes)
 
 
-def write_voice_file(folder: Path, name: str, seed: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return make_prompt(seed).save(folder / f"{name}.safetensors")
-
-
-def test_voice_files_of_older_luxtts_are_imported_once_and_kept(url, tmp_path, caplog):
-    folder = tmp_path / "home" / "voices"
-    files = [write_voice_file(folder, "narrator", 1), write_voice_file(folder, "alice", 2)]
-    (folder / "broken.safetensors").write_bytes(b"not a voice file")
-    (folder / "notes.txt").write_text("not a voice")
-
-    with open_store(url, import_files=True) as store:
-        voices = {v.name: v for v in store.list()}
-        assert sorted(voices) == ["alice", "narrator"]
-        assert store.load_prompt("narrator") == make_prompt(1) and store.load_prompt("alice") == make_prompt(2)
-        assert voices["narrator"].imported_from == str(files[0]) and voices["narrator"].transcript == "Ünïcode «1» 你好"
-        with pytest.raises(VoiceNotFoundError, match="no original recording"):
-            store.original_audio("narrator")
-        store.delete("alice")
-    assert "broken.safetensors" in caplog.text
-    assert all(f.is_file() for f in files)  # kept where they were
-
-    write_voice_file(folder, "late", 3)
-    with open_store(url, import_files=True) as store:  # alice stays deleted; the new file comes in
-        assert sorted(v.name for v in store.list()) == ["late", "narrator"]
-
-
-def test_import_does_not_replace_a_library_voice_of_the_same_name(url, tmp_path):
-    with open_store(url) as store:
-        mine = add(store, "narrator", seed=9)
-    write_voice_file(tmp_path / "home" / "voices", "narrator", 1)
-    with open_store(url, import_files=True) as store:
-        assert store.list() == [mine] and store.load_prompt("narrator") == make_prompt(9)
-
-
 def test_default_library_is_a_private_sqlite_file_in_wal_mode(tmp_path, monkeypatch):
     import sqlite3
 
-    write_voice_file(tmp_path / "home" / "voices", "old", 4)
-    with open_store() as store:  # the default store imports the file voices by itself
+    with open_store() as store:
         assert store.kind == "sqlite" and store.location == str(tmp_path / "home" / "voices.db")
-        assert [v.name for v in store.list()] == ["old"]
         add(store, "new")
+        assert [v.name for v in store.list()] == ["new"]
         for part in ("voices.db", "voices.db-wal", "voices.db-shm"):  # the log files exist while it is open
             assert stat.S_IMODE((tmp_path / "home" / part).stat().st_mode) == 0o600, part
     monkeypatch.setenv("LUXTTS_HOME", str(tmp_path / "fresh" / "home"))

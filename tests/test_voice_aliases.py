@@ -6,7 +6,7 @@ import pytest
 from test_store import add, isolated_home, make_prompt, store, url  # noqa: F401 - the store tests' fixtures
 
 from luxtts.errors import AliasNotFoundError, InvalidOptionError, VoiceExistsError, VoiceNotFoundError
-from luxtts.store import open_store
+from luxtts.voices import open_store
 
 
 def test_set_list_resolve_and_remove(store):

@@ -26,7 +26,7 @@ LONG = FIRST + " The next train to the city leaves from platform two in ten minu
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory, prompt):
-    from luxtts.store import open_store
+    from luxtts.voices import open_store
 
     db = tmp_path_factory.mktemp("voices") / "voices.db"
     with open_store(str(db)) as store:

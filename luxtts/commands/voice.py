@@ -1,6 +1,6 @@
 """``luxtts voice add|list|rm|alias|unalias``: the voice library (encoded prompts), usable as ``speak --voice NAME``.
 
-The library (see :mod:`luxtts.store`) is readable by its owner only (mode 0600): a voice prompt is enough to
+The library (see :mod:`luxtts.voices`) is readable by its owner only (mode 0600): a voice prompt is enough to
 speak as that person, so it is treated like a private key, whatever the umask.
 """
 

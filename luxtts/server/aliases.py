@@ -19,12 +19,15 @@ def add_routes(app, state) -> None:
     from fastapi import Request
     from starlette.concurrency import run_in_threadpool
 
-    @app.get("/v1/audio/voice_aliases")
+    from . import schema as api
+
+    @app.get("/v1/audio/voice_aliases", responses={200: {"model": api.AliasList}, **api.errors(*api.COMMON)})
     async def list_aliases():
         records = await run_in_threadpool(state.store.aliases)
         return {"object": "list", "data": [alias_json(r) for r in records]}
 
-    @app.put("/v1/audio/voice_aliases/{alias}")
+    @app.put("/v1/audio/voice_aliases/{alias}", openapi_extra=api.json_body(api.AliasBody),
+             responses={200: {"model": api.Alias}, **api.errors(*api.COMMON, 400, 409, 413)})
     async def set_alias(alias: str, request: Request):
         body = parse_json(await read_body(request, MAX_BODY, "request body"))
         voice = body.get("voice") if isinstance(body, dict) else None
@@ -43,7 +46,8 @@ def add_routes(app, state) -> None:
             raise bad_request(f"'alias': {exc}", "alias") from None
         return alias_json(record)
 
-    @app.delete("/v1/audio/voice_aliases/{alias}")
+    @app.delete("/v1/audio/voice_aliases/{alias}",
+                responses={200: {"model": api.AliasDeleted}, **api.errors(*api.COMMON, 404)})
     async def remove_alias(alias: str):
         try:
             record = await run_in_threadpool(state.store.remove_alias, alias)

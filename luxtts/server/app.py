@@ -37,7 +37,11 @@ def create_app(settings: ServerSettings, tts=None):
             await loading
             await asyncio.to_thread(state.stop)
 
-    app = FastAPI(title="luxtts", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    from . import schema as api
+
+    # no docs page: FastAPI's loads its scripts from a CDN; /openapi.json is what tools read
+    app = FastAPI(title="luxtts", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+    app.openapi = lambda: api.openapi(app)
     app.state.luxtts = state
 
     @app.exception_handler(APIError)
@@ -46,9 +50,16 @@ def create_app(settings: ServerSettings, tts=None):
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
-        err = APIError(exc.status_code, str(exc.detail), code={404: "not_found", 405: "method_not_allowed"}.get(
+        headers = dict(getattr(exc, "headers", None) or {})
+        message = str(exc.detail)
+        if exc.status_code == 405:
+            # starlette answers with the methods of the first route whose path matched; a path can have several
+            allowed = allowed_methods(app, request.scope)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method[:16]} is not allowed on {request.url.path[:200]}; allowed: {', '.join(allowed)}"
+        err = APIError(exc.status_code, message, code={404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code))
-        return JSONResponse(err.body(), status_code=err.status, headers=getattr(exc, "headers", None))
+        return JSONResponse(err.body(), status_code=err.status, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
@@ -57,35 +68,29 @@ def create_app(settings: ServerSettings, tts=None):
         err = APIError(400, f"{param}: {first.get('msg', 'invalid request')}", param=param, code="invalid_value")
         return JSONResponse(err.body(), status_code=400)
 
-    @app.exception_handler(Exception)
-    async def server_error(request: Request, exc: Exception):
-        rid = request.scope.get("luxtts.request_id", "?")
-        logger.error("request %s failed: %s", rid, type(exc).__name__, exc_info=exc)
-        err = APIError(500, f"internal error (request {rid})", code="internal_error")
-        return JSONResponse(err.body(), status_code=500)
-
-    @app.get("/health")
+    @app.get("/health", responses={200: {"model": api.Health}})
     async def health():
         return {"status": "ok"}
 
-    @app.get("/ready")
+    @app.get("/ready", responses={200: {"model": api.Ready}, 503: {"model": api.Ready, "description": "not ready"}})
     async def ready():
         if state.ready:
             return {"status": "ready", "model": settings.model_name}
-        why = "draining" if state.draining else ("failed: " + state.load_error if state.load_error else "loading")
+        why = "draining" if state.draining else ("failed: " + state.load_failure if state.load_error else "loading")
         return JSONResponse({"status": why}, status_code=503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=Response, responses={200: {
+        "description": "Prometheus metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def metrics():
         from prometheus_client import CONTENT_TYPE_LATEST
 
         return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", responses={200: {"model": api.ModelList}, **api.errors(*api.COMMON)})
     async def models():
         return {"object": "list", "data": [_model_card(state)]}
 
-    @app.get("/v1/models/{model_id}")
+    @app.get("/v1/models/{model_id}", responses={200: {"model": api.ModelCard}, **api.errors(*api.COMMON, 404)})
     async def model(model_id: str):
         if model_id != settings.model_name:
             raise APIError(404, f"model {model_id[:80]!r} is not served here; GET /v1/models lists what is",
@@ -111,6 +116,20 @@ def create_app(settings: ServerSettings, tts=None):
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["*"],
                            allow_headers=["*"], expose_headers=["x-request-id", "retry-after"])
     return app
+
+
+def allowed_methods(app, scope) -> list:
+    """Every method some route accepts on this request's path, for a 405's Allow header."""
+    from starlette.routing import Match
+
+    methods = set()
+    for route in app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(scope)[0] is not Match.NONE:
+            methods |= set(route_methods)
+    if "GET" in methods:
+        methods.add("HEAD")  # answered as a GET without its body (_Guard)
+    return sorted(methods)
 
 
 def _model_card(state: ServerState) -> dict:
@@ -151,11 +170,12 @@ class _Guard:
             return await self.app(scope, receive, send)
         rid = "req_" + secrets.token_hex(8)
         scope["luxtts.request_id"] = rid
-        status = {"code": 500}
+        status = {"code": 500, "started": False}
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                status["started"] = True
                 message["headers"] = list(message.get("headers", [])) + [(b"x-request-id", rid.encode())]
             await send(message)
 
@@ -165,7 +185,16 @@ class _Guard:
                     401, "missing or wrong API key: send 'Authorization: Bearer <key>'", code="invalid_api_key",
                     headers={"WWW-Authenticate": "Bearer"}))
                 return
+            if scope["method"] == "HEAD":
+                # HEAD is GET without the body: uvicorn drops the body, going by its own copy of the scope
+                scope = dict(scope, method="GET")
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: one log line, a 500 with no details
+            logger.error("request %s failed: %s", rid, type(exc).__name__)
+            logger.debug("request %s traceback", rid, exc_info=exc)
+            if status["started"]:
+                return  # headers are out: uvicorn closes the unfinished response, which tells the client
+            await _send_error(send_with_id, APIError(500, f"internal error (request {rid})", code="internal_error"))
         finally:
             self.luxtts.metrics.requests.labels(_route_label(scope["path"]), str(status["code"])).inc()
 

@@ -1,14 +1,20 @@
-"""Reading request bodies with a size cap (413 before the whole thing is in memory)."""
+"""Reading request bodies: a size cap (413 before the whole thing is read), uploads spooled to disk, and a
+bound on how many uploads are handled at once."""
 
 from __future__ import annotations
 
+import tempfile
+
 from .errors import APIError
+
+# An upload's body beyond this many bytes goes to a temporary file instead of memory.
+SPOOL_BYTES = 1024 * 1024
+UPLOAD_RETRY_SECONDS = 1
 
 
 async def read_body(request, limit: int, what: str) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise _too_large(int(length), limit, what)
+    """The whole body in memory (for small JSON bodies); 413 past ``limit`` bytes."""
+    _check_declared_length(request, limit, what)
     parts = []
     size = 0
     async for chunk in request.stream():
@@ -16,9 +22,75 @@ async def read_body(request, limit: int, what: str) -> bytes:
         if size > limit:
             raise _too_large(size, limit, what)
         parts.append(chunk)
-    body = b"".join(parts)
-    request._body = body  # starlette's form() and json() read the cached body from here
-    return body
+    return b"".join(parts)
+
+
+async def spool_body(request, limit: int, what: str):
+    """The body in a temporary file (in memory up to SPOOL_BYTES), rewound; 413 past ``limit`` bytes.
+    The caller closes it."""
+    _check_declared_length(request, limit, what)
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+    try:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(size, limit, what)
+            spool.write(chunk)
+        spool.seek(0)
+        return spool
+    except BaseException:
+        spool.close()
+        raise
+
+
+def replay(spool, chunk_bytes: int = 64 * 1024):
+    """An ASGI ``receive`` that hands a spooled body out again, so that starlette's form parser reads it."""
+
+    async def receive():
+        data = spool.read(chunk_bytes)
+        return {"type": "http.request", "body": data, "more_body": len(data) == chunk_bytes}
+
+    return receive
+
+
+async def discard_body(request, limit: int) -> None:
+    """Read and drop up to ``limit`` bytes of the body, so that a client still sending it reads our answer
+    instead of a reset connection."""
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return
+
+
+class Slots:
+    """A count of things in progress with a hard maximum; taking one never waits (the loop thread only)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+
+    def try_take(self) -> bool:
+        if self.taken >= self.limit:
+            return False
+        self.taken += 1
+        return True
+
+    def give_back(self) -> None:
+        self.taken -= 1
+
+
+def too_many_uploads(limit: int) -> APIError:
+    return APIError(429, f"the server is handling {limit} uploads already (--max-uploads); retry after "
+                         f"{UPLOAD_RETRY_SECONDS} s", code="too_many_uploads",
+                    headers={"Retry-After": str(UPLOAD_RETRY_SECONDS)})
+
+
+def _check_declared_length(request, limit: int, what: str) -> None:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise _too_large(int(length), limit, what)
 
 
 def _too_large(size: int, limit: int, what: str) -> APIError:

@@ -45,6 +45,20 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="on SIGTERM/SIGINT, wait this long for requests in progress (default 120)")
     p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="let web pages from ORIGIN (e.g. https://app.example, or *) call the API; repeatable")
+    p.add_argument("--allow-open", action="store_true",
+                   help="serve on a non-loopback --host without an API key (refused otherwise: anyone who reaches "
+                        "the port could delete every voice)")
+    p.add_argument("--max-uploads", type=int, default=2,
+                   help="voice/consent uploads handled at once; more get 429 with Retry-After (default 2)")
+    p.add_argument("--max-connections", type=int, default=1000,
+                   help="open connections at most; beyond it the oldest connection that has not sent a request "
+                        "head is closed, or the new one gets 503 (default 1000)")
+    p.add_argument("--header-timeout", type=float, default=10.0,
+                   help="seconds a client has to send a request's headers (default 10)")
+    p.add_argument("--body-timeout", type=float, default=30.0,
+                   help="seconds a request body may stall before the connection is closed (default 30)")
+    p.add_argument("--keep-alive", type=float, default=5.0,
+                   help="seconds an idle keep-alive connection stays open (default 5)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="server log level (default info)")
     from . import ray_cli
 
@@ -67,6 +81,8 @@ def settings_from_args(args: argparse.Namespace):
         max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), max_upload_seconds=args.max_upload_seconds,
         chunk_policy=args.chunk_policy, batch_frames=args.batch_frames, cors_origins=tuple(args.cors_origin),
         default_voice=args.default_voice,
+        max_uploads=args.max_uploads, max_connections=args.max_connections, header_timeout=args.header_timeout,
+        body_timeout=args.body_timeout, keep_alive_timeout=args.keep_alive, allow_open=args.allow_open,
     )
 
 
@@ -77,13 +93,13 @@ def run(args: argparse.Namespace) -> int:
 
     ray_cli.check(args)
     settings = settings_from_args(args)
+    settings.check_exposure()
     if args.ray:
         logging.getLogger("luxtts").setLevel(args.log_level.upper())
         return ray_cli.run(args, settings)
     try:
-        import uvicorn
-
         from .app import create_app
+        from .connections import raise_open_file_limit, uvicorn_config
     except ImportError as exc:
         from ..errors import LuxTTSError
 
@@ -94,12 +110,13 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("luxtts").setLevel(args.log_level.upper())  # the root logger stays as luxtts.cli set it
     # luxtts warns about text it drops, quoting it: a server's log must not hold what its users asked to say
     warnings.filterwarnings("ignore", category=UserWarning, module=r"luxtts\.")
-    from ..store import open_store
+    from ..voices import open_store
 
     open_store(settings.voices_db).close()  # a wrong --voices-db fails here, with its own message
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=args.log_level,
-                            timeout_graceful_shutdown=args.drain_seconds, access_log=False)
+    raise_open_file_limit()
+    config = uvicorn_config(app, settings.connection_limits, host=settings.host, port=settings.port,
+                            log_level=args.log_level, timeout_graceful_shutdown=args.drain_seconds, access_log=False)
     state = app.state.luxtts
     server = _DrainingServer(config, state)
     # a model that cannot load makes a server that can only say 503: stop, and say why, instead

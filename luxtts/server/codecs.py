@@ -236,14 +236,49 @@ class UploadTooLong(Exception):
 
 
 def readable_upload(data: bytes, name: str, max_seconds: float):
-    """bytes -> what luxtts's loader takes: the bytes when libsndfile reads them, else (samples, rate)."""
+    """bytes -> what luxtts's loader takes: the bytes when libsndfile reads them, else (samples, rate).
+    Raises UploadTooLong when the audio holds more than ``max_seconds``, decoding (at most that much) when the
+    header does not state the length."""
     import soundfile as sf
 
     try:
-        sf.info(io.BytesIO(data))
-        return data
+        info = sf.info(io.BytesIO(data))
     except Exception:  # noqa: BLE001 - m4a, webm and the like: decode with PyAV
         return _decode_av(data, name, max_seconds)
+    if not _states_length(info):
+        _check_decoded_length(data, name, max_seconds)
+    return data
+
+
+def _states_length(info) -> bool:
+    # a FLAC streamed with total samples 0 (unknown) reads as SF_COUNT_MAX frames
+    return 0 < info.frames < 0x7FFFFFF0 and info.samplerate > 0
+
+
+def _check_decoded_length(data: bytes, name: str, max_seconds: float) -> None:
+    import soundfile as sf
+
+    try:
+        with sf.SoundFile(io.BytesIO(data)) as f:
+            limit = max_seconds * f.samplerate
+            block = max(1, f.samplerate)  # one second at a time: memory stays small
+            total = 0
+            while True:
+                try:
+                    got = len(f.read(frames=block, dtype="float32", always_2d=True))
+                except sf.LibsndfileError:
+                    if total:  # libsndfile seeks past the end of a FLAC of unknown length: that is its end
+                        return
+                    raise
+                total += got
+                if total > limit:
+                    raise UploadTooLong(max_seconds)
+                if got < block:
+                    return
+    except UploadTooLong:
+        raise
+    except Exception as exc:  # noqa: BLE001 - libsndfile raises several types for corrupt input
+        raise AudioDecodeError(f"{name}: cannot decode as audio ({type(exc).__name__}: {exc})") from None
 
 
 def _decode_av(data: bytes, name: str, max_seconds: float) -> Tuple[np.ndarray, int]:

@@ -26,7 +26,10 @@ MAX_GUIDANCE = 20.0
 MAX_T_SHIFT = 10.0
 MAX_INSTRUCTIONS = 4096
 MAX_TRANSCRIPT = 20_000  # as a voice upload's
+MAX_JSON_DEPTH = 16
 
+# null has a meaning only here: seed null is a fresh random seed, as when it is left out
+NULLABLE = ("seed",)
 _FIELDS = ("model", "input", "voice", "response_format", "speed", "instructions", "stream_format",
            "seed", "num_steps", "guidance_scale", "t_shift", "sample_rate", "stream")
 
@@ -50,9 +53,31 @@ class SpeechRequest:
 
 def parse_json(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise bad_request(f"the request body is not valid JSON: {e}", None, "invalid_json") from None
+    except RecursionError:
+        body = None
+    if body is None or _depth(body) > MAX_JSON_DEPTH:
+        if body is None and raw.strip() == b"null":
+            return None
+        raise bad_request(f"the request body nests deeper than {MAX_JSON_DEPTH} levels", None, "invalid_json")
+    return body
+
+
+def _depth(value: Any) -> int:
+    """How deeply containers nest in a parsed JSON value (iteratively: no recursion limit to hit)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def parse_speech(body: Any, default_model: str, max_chars: int) -> SpeechRequest:
@@ -62,6 +87,10 @@ def parse_speech(body: Any, default_model: str, max_chars: int) -> SpeechRequest
     if unknown:
         raise bad_request(f"unrecognized request argument(s) {unknown}; accepted: {list(_FIELDS)}", unknown[0],
                           "unknown_parameter")
+    nulls = [name for name in _FIELDS if name in body and body[name] is None and name not in NULLABLE]
+    if nulls:
+        raise bad_request(f"'{nulls[0]}' is null; leave a field out to get its default (only "
+                          f"{', '.join(NULLABLE)} may be null)", nulls[0], "invalid_type")
     text = _text(body, max_chars)
     model = body.get("model", default_model)
     if not isinstance(model, str) or not model.strip():

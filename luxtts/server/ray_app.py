@@ -165,7 +165,7 @@ def check_store_for_cluster(settings: ServerSettings, options: RayOptions, nodes
     Replicas on one machine share one SQLite file safely (WAL, one transaction per change); on several
     machines each would see its own file, so a voice made through one replica would be missing on another.
     """
-    from ..store import store_kind
+    from ..voices import store_kind
 
     if nodes > 1 and options.max_replicas > 1 and store_kind(settings.voices_db) == "sqlite":
         raise LuxTTSError(
@@ -214,7 +214,7 @@ def application(settings: ServerSettings, options: RayOptions):
 def _absolute_paths(settings: ServerSettings) -> ServerSettings:
     """Replicas need not run in this process's folder: a relative model folder or SQLite file is made absolute
     here, where it was meant."""
-    from ..store.backends import parse_url
+    from ..voices.backends import parse_url
 
     changes: Dict[str, Any] = {}
     if os.path.exists(settings.model):

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, settings) -> int:
 
         raise InvalidOptionError(f"--request-timeout must be > 0, got {args.request_timeout}")
     if settings.voices_db is None or not settings.voices_db.startswith("postgres"):
-        from ..store import open_store
+        from ..voices import open_store
 
         open_store(settings.voices_db).close()  # a wrong --voices-db fails here, with its own message
     import os

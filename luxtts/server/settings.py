@@ -27,6 +27,13 @@ class ServerSettings:
     cors_origins: web origins (``https://app.example``, or ``*``) whose pages may call the API from a browser.
     default_voice: the library voice that requests naming one of OpenAI's built-in voices get (None: the
     library's only voice, when it holds exactly one); see luxtts.server.voice_names.
+    max_uploads: voice and consent uploads handled at once; more get 429 with Retry-After before their body is
+    kept (each one in flight holds its audio, decoded, in memory).
+    max_connections, header_timeout, body_timeout, keep_alive_timeout: the connection rules of
+    luxtts.server.connections (a cap on open connections; seconds to send a request head; seconds a request
+    body may stall; seconds an idle keep-alive connection stays open).
+    allow_open: serve on a non-loopback address without an API key (anyone who reaches the port may then
+    create and delete voices); refused unless set.
     """
 
     model: str = "YatharthS/LuxTTS"
@@ -49,9 +56,16 @@ class ServerSettings:
     model_name: str = "luxtts"
     cors_origins: Tuple[str, ...] = ()
     default_voice: Optional[str] = None
+    max_uploads: int = 2
+    max_connections: int = 1000
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive_timeout: float = 5.0
+    allow_open: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("max_queue", "max_upload_bytes", "max_input_chars", "chunk_tokens"):
+        for name in ("max_queue", "max_upload_bytes", "max_input_chars", "chunk_tokens", "max_uploads",
+                     "max_connections"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidOptionError(f"{name} must be a positive integer, got {value!r}")
@@ -63,8 +77,10 @@ class ServerSettings:
 
         if self.chunk_policy not in POLICIES:
             raise InvalidOptionError(f"chunk_policy must be one of {', '.join(POLICIES)}, got {self.chunk_policy!r}")
-        if not (isinstance(self.max_upload_seconds, (int, float)) and self.max_upload_seconds > 0):
-            raise InvalidOptionError(f"max_upload_seconds must be > 0, got {self.max_upload_seconds!r}")
+        for name in ("max_upload_seconds", "header_timeout", "body_timeout", "keep_alive_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+                raise InvalidOptionError(f"{name} must be a number of seconds > 0, got {value!r}")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise InvalidOptionError(f"port must be an integer from 0 to 65535, got {self.port!r}")
         if self.api_key is None and os.environ.get(API_KEY_ENV):
@@ -75,3 +91,31 @@ class ServerSettings:
         object.__setattr__(self, "cors_origins", tuple(self.cors_origins))
         if self.api_key == "":
             object.__setattr__(self, "api_key", None)
+
+
+    @property
+    def connection_limits(self):
+        from .connections import ConnectionLimits
+
+        return ConnectionLimits(max_connections=self.max_connections, header_timeout=self.header_timeout,
+                                body_timeout=self.body_timeout, keep_alive_timeout=self.keep_alive_timeout)
+
+    def check_exposure(self) -> None:
+        """Refuse to listen beyond this machine with no API key, unless ``allow_open`` says so."""
+        if self.api_key or self.allow_open or is_loopback(self.host):
+            return
+        raise InvalidOptionError(
+            f"refusing to serve on {self.host} without an API key: anyone who reaches the port could use the "
+            f"server and delete every voice. Set ${API_KEY_ENV} (or --api-key), or pass --allow-open to serve "
+            "openly anyway")
+
+
+def is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host in ("localhost", "localhost.localdomain", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False

@@ -17,6 +17,7 @@ from .protocol import SpeechRequest, parse_json, parse_speech
 from .scheduler import Done, Job, QueueFull
 from .uploads import encode_recording, readable_recording
 from .voice_names import load_voice
+from .voices import voice_not_found
 
 logger = logging.getLogger("luxtts.server")
 MAX_JSON_BYTES = 1024 * 1024
@@ -46,11 +47,12 @@ def add_routes(app, state) -> None:
         except VoiceNotChosenError as exc:
             raise APIError(400, f"'voice': {exc}", param="voice", code="voice_not_found") from None
         except (VoiceNotFoundError, InvalidOptionError):
-            # the store's message names its location; a client gets only what it sent
-            raise APIError(400, f"'voice': there is no voice named or with id {req.voice[:80]!r}; GET "
-                                "/v1/audio/voices lists the voices", param="voice", code="voice_not_found") from None
+            raise voice_not_found(state.store, req.voice, "voice", 400) from None
 
-    @app.post("/v1/audio/speech")
+    from . import schema as api
+
+    @app.post("/v1/audio/speech", openapi_extra=api.json_body(api.SpeechBody),
+              responses={**api.audio_answer(), **api.errors(*api.COMMON, 400, 413, 429, 503)})
     async def speech(request: Request):
         s = state.settings
         raw = await read_body(request, json_limit(s), "request body")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Callable, Optional
 
+from .body import Slots
 from .errors import APIError
 from .metrics import Metrics
 from .scheduler import Scheduler
@@ -24,12 +25,13 @@ class ServerState:
         self.load_error: Optional[str] = None
         self.draining = False
         self.on_load_error: Optional[Callable[[], None]] = None
+        self.uploads = Slots(settings.max_uploads)
 
     # ------------------------------------------------------------------------------------------ life
 
     def start(self) -> None:
         """Open the store and the scheduler (cheap; the model loads in :meth:`load_model`)."""
-        from ..store import open_store
+        from ..voices import open_store
 
         self.store = open_store(self.settings.voices_db)
         self.scheduler = Scheduler(self.metrics, self.settings.max_queue, self.settings.batch_frames)
@@ -66,6 +68,11 @@ class ServerState:
     # ------------------------------------------------------------------------------------------ checks
 
     @property
+    def load_failure(self) -> str:
+        """What a client may know of a failed load: the kind of error, not its message (which names paths)."""
+        return self.load_error.split(":", 1)[0] if self.load_error else ""
+
+    @property
     def ready(self) -> bool:
         return self.tts is not None and self.store is not None and not self.draining
 
@@ -74,7 +81,7 @@ class ServerState:
             raise APIError(503, "the server is shutting down; retry on another instance", code="shutting_down",
                            headers={"Retry-After": "5"})
         if self.tts is None:
-            why = f" (it failed: {self.load_error})" if self.load_error else "; retry shortly"
+            why = f" (it failed: {self.load_failure}; the server log says why)" if self.load_error else "; retry shortly"
             raise APIError(503, f"the model is not loaded yet{why}", code="model_not_ready",
                            headers={"Retry-After": "5"})
         return self.tts

@@ -1,11 +1,13 @@
 """The voice library over HTTP: /v1/audio/voices and /v1/audio/voice_consents, on the shared voice store."""
 
 
+import asyncio
+import contextlib
 import logging
 import re
 
 from .. import errors as lux
-from .body import read_body
+from .body import discard_body, replay, spool_body, too_many_uploads
 from .codecs import UploadTooLong, probe_seconds, readable_upload
 from .errors import APIError, bad_request, from_luxtts
 
@@ -19,19 +21,38 @@ _AUDIO_TYPES = "wav, mp3, flac, ogg (vorbis or opus), webm, m4a/mp4 (aac)"
 
 def add_routes(app, state) -> None:
     from fastapi import Request
+
+    from . import schema as api
     from starlette.concurrency import run_in_threadpool
 
-    async def form(request: Request):
-        limit = state.settings.max_upload_bytes
-        await read_body(request, limit + _FORM_SLACK, "upload")
-        ctype = request.headers.get("content-type", "")
-        if not ctype.startswith("multipart/form-data"):
-            raise bad_request(f"send the fields as multipart/form-data, got content type {ctype[:80]!r}", None,
-                              "invalid_content_type")
+    @contextlib.asynccontextmanager
+    async def uploaded_form(request: Request):
+        """The multipart fields of an upload, while this request holds one of the --max-uploads slots."""
+        limit = state.settings.max_upload_bytes + _FORM_SLACK
+        if not state.uploads.try_take():
+            await discard_body(request, limit)
+            raise too_many_uploads(state.uploads.limit)
         try:
-            return await request.form(max_files=2, max_fields=16, max_part_size=limit + 1)
-        except Exception as exc:  # noqa: BLE001 - python-multipart raises several types for broken bodies
-            raise bad_request(f"the multipart body cannot be parsed: {exc}", None, "invalid_multipart") from None
+            spool = await spool_body(request, limit, "upload")
+            try:
+                ctype = request.headers.get("content-type", "")
+                if not ctype.startswith("multipart/form-data"):
+                    raise bad_request(f"send the fields as multipart/form-data, got content type {ctype[:80]!r}",
+                                      None, "invalid_content_type")
+                try:
+                    values = await asyncio.to_thread(_parse_form, request.scope, spool,
+                                                     state.settings.max_upload_bytes + 1)
+                except Exception as exc:  # noqa: BLE001 - python-multipart raises several types for broken bodies
+                    raise bad_request(f"the multipart body cannot be parsed: {_short(exc)}", None,
+                                      "invalid_multipart") from None
+            finally:
+                spool.close()
+            try:
+                yield values
+            finally:
+                await values.close()  # file parts over 1 MB were spooled to temporary files
+        finally:
+            state.uploads.give_back()
 
     async def upload(data, field: str):
         if data is None or isinstance(data, str):
@@ -71,14 +92,14 @@ def add_routes(app, state) -> None:
                               "string_above_max_length")
         return value
 
-    @app.post("/v1/audio/voices")
+    upload_errors = api.errors(*api.COMMON, 400, 413, 429, 503)
+
+    @app.post("/v1/audio/voices", openapi_extra=api.form_body(api.VoiceUpload, "audio_sample"),
+              responses={200: {"model": api.Voice}, **upload_errors, **api.errors(409)})
     async def create_voice(request: Request):
         tts = state.require_model()
-        values = await form(request)
-        try:
+        async with uploaded_form(request) as values:
             return await _create_voice(tts, values)
-        finally:
-            await values.close()  # uploads over 1 MB were spooled to temporary files
 
     async def _create_voice(tts, values):
         name = _check_name(text_field(values, "name", required=True, limit=100_000))
@@ -93,8 +114,8 @@ def add_routes(app, state) -> None:
         if consent is not None:
             try:
                 await run_in_threadpool(state.store.get_consent, consent)
-            except (lux.ConsentNotFoundError, lux.InvalidOptionError) as exc:
-                raise bad_request(f"'consent': {exc}", "consent", "consent_not_found") from None
+            except (lux.ConsentNotFoundError, lux.InvalidOptionError):
+                raise _no_consent(consent, "consent") from None
         raw, filename, source = await upload(values.get("audio_sample"), "audio_sample")
         try:
             prompt = await run_in_threadpool(tts.encode_prompt, source, text=transcript)
@@ -115,15 +136,16 @@ def add_routes(app, state) -> None:
             record = await run_in_threadpool(
                 lambda: state.store.create(name, prompt, audio=raw, audio_filename=filename,
                                            transcript=prompt.transcript or "", consent_id=consent))
-        except lux.VoiceExistsError as exc:
-            raise APIError(409, str(exc), param="name", code="voice_exists") from None
-        except lux.ConsentNotFoundError as exc:
-            raise bad_request(f"'consent': {exc}", "consent", "consent_not_found") from None
+        except lux.VoiceExistsError:
+            raise APIError(409, f"a voice named {name!r} already exists; delete it first or choose another name",
+                           param="name", code="voice_exists") from None
+        except lux.ConsentNotFoundError:
+            raise _no_consent(consent, "consent") from None
         except lux.InvalidOptionError as exc:
             raise bad_request(f"'name': {exc}", "name") from None
         return voice_json(record)
 
-    @app.get("/v1/audio/voices")
+    @app.get("/v1/audio/voices", responses={200: {"model": api.VoiceList}, **api.errors(*api.COMMON)})
     async def list_voices():
         records, aliases = await run_in_threadpool(lambda: (state.store.list(), state.store.aliases()))
         named = {}
@@ -131,22 +153,21 @@ def add_routes(app, state) -> None:
             named.setdefault(alias.voice_id, []).append(alias.alias)
         return {"object": "list", "data": [{**voice_json(r), "aliases": named.get(r.id, [])} for r in records]}
 
-    @app.get("/v1/audio/voices/{voice_id}")
+    @app.get("/v1/audio/voices/{voice_id}", responses={200: {"model": api.Voice}, **api.errors(*api.COMMON, 404)})
     async def get_voice(voice_id: str):
-        return voice_json(await run_in_threadpool(_lookup, state.store.get, voice_id))
+        return voice_json(await run_in_threadpool(_lookup, state.store, state.store.get, voice_id))
 
-    @app.delete("/v1/audio/voices/{voice_id}")
+    @app.delete("/v1/audio/voices/{voice_id}",
+                responses={200: {"model": api.VoiceDeleted}, **api.errors(*api.COMMON, 404)})
     async def delete_voice(voice_id: str):
-        record = await run_in_threadpool(_lookup, state.store.delete, voice_id)
+        record = await run_in_threadpool(_lookup, state.store, state.store.delete, voice_id)
         return {"id": record.id, "object": "audio.voice.deleted", "deleted": True}
 
-    @app.post("/v1/audio/voice_consents")
+    @app.post("/v1/audio/voice_consents", openapi_extra=api.form_body(api.ConsentUpload, "recording"),
+              responses={200: {"model": api.Consent}, **upload_errors})
     async def create_consent(request: Request):
-        values = await form(request)
-        try:
+        async with uploaded_form(request) as values:
             return await _create_consent(values)
-        finally:
-            await values.close()
 
     async def _create_consent(values):
         language = text_field(values, "language", required=True, limit=35)
@@ -164,20 +185,44 @@ def add_routes(app, state) -> None:
             raise bad_request(str(exc), "language") from None
         return consent_json(record)
 
-    @app.get("/v1/audio/voice_consents/{consent_id}")
+    @app.get("/v1/audio/voice_consents/{consent_id}",
+             responses={200: {"model": api.Consent}, **api.errors(*api.COMMON, 404)})
     async def get_consent(consent_id: str):
         try:
             record = await run_in_threadpool(state.store.get_consent, consent_id)
-        except (lux.ConsentNotFoundError, lux.InvalidOptionError) as exc:
-            raise APIError(404, str(exc), param="consent_id", code="consent_not_found") from None
+        except (lux.ConsentNotFoundError, lux.InvalidOptionError):
+            raise _no_consent(consent_id, "consent_id") from None
         return consent_json(record)
 
 
-def _lookup(fn, key: str):
+def _lookup(store, fn, key: str):
     try:
         return fn(key)
-    except (lux.VoiceNotFoundError, lux.InvalidOptionError) as exc:
-        raise APIError(404, str(exc), param="voice_id", code="voice_not_found") from None
+    except (lux.VoiceNotFoundError, lux.InvalidOptionError):
+        raise voice_not_found(store, key, "voice_id", 404) from None
+
+
+def voice_not_found(store, key: str, param: str, status: int) -> APIError:
+    """The error for an unknown voice. The store's own message names where the library lives and lists its
+    voices: a client gets what it sent and, at most, the one closest name."""
+    import difflib
+
+    message = f"'{param}': there is no voice named or with id {key[:80]!r}"
+    try:
+        close = difflib.get_close_matches(key, store.names(), n=1, cutoff=0.6)
+    except lux.LuxTTSError:
+        close = []
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    return APIError(status, message + "; GET /v1/audio/voices lists the voices", param=param,
+                    code="voice_not_found")
+
+
+def _no_consent(consent_id, param: str) -> APIError:
+    shown = consent_id[:80] if isinstance(consent_id, str) else "?"
+    status = 404 if param == "consent_id" else 400
+    return APIError(status, f"'{param}': there is no voice consent with id {shown!r}; create one with POST "
+                            "/v1/audio/voice_consents", param=param, code="consent_not_found")
 
 
 def _check_name(name: str) -> str:
@@ -207,3 +252,18 @@ def voice_json(record) -> dict:
 def consent_json(record) -> dict:
     return {"object": "audio.voice_consent", "id": record.id, "name": record.name or "",
             "language": record.language, "created_at": int(record.created_at)}
+
+
+def _parse_form(scope, spool, max_part_size: int):
+    """Parse a spooled multipart body on a worker thread, in an event loop of its own: the parser is Python
+    working through up to --max-upload-mb of bytes, which would stall every other request on the server's loop."""
+    from starlette.requests import Request
+
+    async def parse():
+        return await Request(scope, replay(spool)).form(max_files=2, max_fields=16, max_part_size=max_part_size)
+
+    return asyncio.run(parse())
+
+
+def _short(exc: Exception) -> str:
+    return str(exc)[:200]

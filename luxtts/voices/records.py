@@ -1,17 +1,13 @@
-"""What the voice library hands out: immutable records, ids, and the checks on what goes in."""
+"""What the voice library hands out: immutable records, and the checks on what goes in (names and ids: names.py)."""
 
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import InvalidOptionError
 
-VOICE_ID_PREFIX = "voice_"
-CONSENT_ID_PREFIX = "cons_"
-_ID = re.compile(r"(voice|cons)_[0-9a-f]{32}\Z")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}\Z")
 MAX_FILENAME = 255
 MAX_TRANSCRIPT = 20_000
@@ -23,8 +19,8 @@ class VoiceRecord:
     """One voice of the library (without its audio and prompt, which are loaded on demand).
 
     created_at: unix seconds. vocab_sha256: fingerprint of the token table the prompt was encoded with.
-    imported_from: the voice file it was imported from (file-based voices of older luxtts), else None; such a
-    voice has no original recording.
+    imported_from: set only on rows that development versions of luxtts imported from voice files, which have no
+    original recording; None for every voice added since.
     """
 
     id: str
@@ -60,14 +56,6 @@ class ConsentRecord:
     language: str
     created_at: int
     audio_filename: str
-
-
-def new_id(prefix: str) -> str:
-    return prefix + secrets.token_hex(16)
-
-
-def looks_like_id(value: str) -> bool:
-    return bool(_ID.match(value))
 
 
 def short(value: object, limit: int = 40) -> str:

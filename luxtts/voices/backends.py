@@ -50,13 +50,6 @@ def schema(blob: str) -> List[str]:
             alias TEXT PRIMARY KEY,
             voice_id TEXT NOT NULL,
             created_at BIGINT NOT NULL)""",
-        # file-based voices already looked at, so that a voice deleted from the library is not imported again
-        """CREATE TABLE IF NOT EXISTS luxtts_imported (
-            file TEXT NOT NULL,
-            sha256 TEXT NOT NULL,
-            voice_id TEXT,
-            note TEXT NOT NULL,
-            PRIMARY KEY (file, sha256))""",
     ]
 
 

@@ -20,11 +20,10 @@ from ..errors import (
     VoiceNotFoundError,
 )
 from .backends import Backend
+from .names import CONSENT_ID_PREFIX, VOICE_ID_PREFIX, check_name, looks_like_id, new_id
 from .records import (
-    CONSENT_ID_PREFIX,
     MAX_CONSENT_NAME,
     MAX_TRANSCRIPT,
-    VOICE_ID_PREFIX,
     AliasRecord,
     ConsentRecord,
     VoiceRecord,
@@ -32,8 +31,6 @@ from .records import (
     check_filename,
     check_language,
     check_text,
-    looks_like_id,
-    new_id,
     short,
 )
 
@@ -84,7 +81,6 @@ class VoiceStore:
         ``consent_id``, InvalidOptionError for a bad name or argument.
         """
         from ..prompt import VoicePrompt
-        from ..voices import check_name
 
         check_name(name)
         if not isinstance(prompt, VoicePrompt):
@@ -100,13 +96,8 @@ class VoiceStore:
         self._insert(record, audio, prompt.to_bytes(), replace=replace)
         return record
 
-    def _insert(self, record: VoiceRecord, audio: bytes, prompt_bytes: bytes, replace: bool = False,
-                imported: Optional[Tuple[str, str]] = None) -> bool:
-        """Insert one voice row (and, for an import, its file's mark). False if an import found its file
-        already marked."""
+    def _insert(self, record: VoiceRecord, audio: bytes, prompt_bytes: bytes, replace: bool = False) -> None:
         with self._db.transaction(write=True) as tx:
-            if imported and tx.one("SELECT 1 FROM luxtts_imported WHERE file = ? AND sha256 = ?", imported):
-                return False
             if record.consent_id is not None and not tx.one("SELECT 1 FROM luxtts_consents WHERE id = ?",
                                                             (record.consent_id,)):
                 raise ConsentNotFoundError(f"no voice consent with id {short(record.consent_id)} in {self.location}")
@@ -126,10 +117,6 @@ class VoiceStore:
                     # another process inserted this name between our check and our insert
                     raise VoiceExistsError(self._exists(record.name)) from None
                 raise
-            if imported:
-                tx.run("INSERT INTO luxtts_imported (file, sha256, voice_id, note) VALUES (?, ?, ?, 'imported')",
-                       (*imported, record.id))
-        return True
 
     def _exists(self, name: str) -> str:
         return f"a voice named {name!r} already exists in {self.location}; delete it first or choose another name"
@@ -213,8 +200,6 @@ class VoiceStore:
         return replace(VoiceRecord(*row), vocab_sha256=prompt.vocab_sha256)
 
     def _key(self, name_or_id: object) -> str:
-        from ..voices import check_name
-
         if not isinstance(name_or_id, str):
             raise InvalidOptionError(f"a voice is named by a string (its name or id), got {type(name_or_id).__name__}")
         return name_or_id if looks_like_id(name_or_id) else check_name(name_or_id)
@@ -238,8 +223,6 @@ class VoiceStore:
         VoiceExistsError if ``alias`` is a voice's own name (which would always win), VoiceNotFoundError for an
         unknown ``voice``, InvalidOptionError for an alias that could not be a voice name.
         """
-        from ..voices import check_name
-
         check_name(alias)
         key = self._key(voice)
         with self._db.transaction(write=True) as tx:
@@ -316,17 +299,6 @@ class VoiceStore:
         with self._db.transaction() as tx:
             rows = tx.rows(f"SELECT {_CONSENT_COLUMNS} FROM luxtts_consents ORDER BY created_at, id")
         return [ConsentRecord(*row) for row in rows]
-
-    # --------------------------------------------------------------------------------- file-based voices
-
-    def _imported_marks(self) -> set:
-        with self._db.transaction() as tx:
-            return {(f, h) for f, h in tx.rows("SELECT file, sha256 FROM luxtts_imported")}
-
-    def _mark_imported(self, file: str, sha256: str, note: str) -> None:
-        with self._db.transaction(write=True) as tx:
-            tx.run("INSERT INTO luxtts_imported (file, sha256, voice_id, note) VALUES (?, ?, NULL, ?) "
-                   "ON CONFLICT (file, sha256) DO NOTHING", (file, sha256, note))
 
 
 def _voice_values(r: VoiceRecord) -> Sequence:
