@@ -163,8 +163,8 @@ class LuxTTS:
         threads: None (default) leaves torch's process-wide thread count as it is; an integer sets it with
         ``torch.set_num_threads`` for the whole process (CPU only).
         ``quantize="int8"`` (CPU, float32 only) runs every large linear layer of the acoustic model as an int8
-        GEMM, quantizing each layer as it is read so that the float32 model never sits in memory; the README's
-        Speed section gives the measured speed, memory and fidelity.
+        GEMM, quantizing each layer as it is read so that the float32 model never sits in memory; docs/speed.md
+        gives the measured speed, memory and fidelity.
         """
         return cls(name_or_path, device=device, threads=threads, dtype=dtype, vocoder=vocoder, quantize=quantize)
 

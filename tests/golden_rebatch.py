@@ -72,8 +72,11 @@ def _rebatch_objective(g: Tensors, case: dict, items: List[int]) -> tuple:
     return tensors, out
 
 
-# folder -> how to re-batch one of its cases; slices: also add a batch-1 slice of the last item of the first
-# case with several items (a shorter, padded utterance alone).
+# folder -> how to re-batch one of its cases, and whether to add a batch-1 slice (the last item of the first
+# case with several items: a shorter, padded utterance alone). Only train_objective is sliced: its inputs
+# carry the padded length, so an item alone sees the same padding. A model case's length comes from its
+# longest item's tokens, so a slice of a shorter item would be sampled at another length, whose outputs only
+# upstream's code could give; repeating items keeps the longest one, hence the length.
 REBATCH: Dict[str, tuple] = {
     "model_base": (select_items, False),
     "model_distill": (select_items, False),

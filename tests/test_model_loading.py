@@ -157,7 +157,7 @@ def test_half_precision_load_and_sample(dtype):
     half = load_acoustic_model(ckpt, cfg, tokens, dtype=dtype)
     assert all(p.dtype == dtype for p in half.parameters())
     gen = torch.Generator().manual_seed(0)
-    prompt = torch.randn(1, 40, 100, generator=gen) * 0.3 - 0.5
+    prompt = torch.randn(1, 40, ref.config.feat_dim, generator=gen) * 0.3 - 0.5
     args = ([[5, 6, 7, 8, 9, 10]], [[11, 12, 13, 14]], prompt, torch.tensor([40]))
     want, want_lens = ref.sample(*args, generator=torch.Generator().manual_seed(1))
     got, got_lens = half.sample(*args, generator=torch.Generator().manual_seed(1))

@@ -87,8 +87,8 @@ def test_streamed_int8_load_equals_quantizing_after_load():
     a = load_acoustic_model(*files, linear_transform=int8_transform())
     b = quantize_int8(load_acoustic_model(*files))
     assert sum(isinstance(m, Int8Linear) for m in a.modules()) == sum(isinstance(m, Int8Linear) for m in b.modules())
-    x = torch.randn(1, 40, 100)
-    t = torch.randn(1, 40, 100)
+    x = torch.randn(1, 40, a.config.feat_dim)  # the golden model's feature size, whatever its config says
+    t = torch.randn(1, 40, a.config.feat_dim)
     with torch.inference_mode():
         va = a.velocity(0.5, x, t, t * 0, None, 3.0)
         vb = b.velocity(0.5, x, t, t * 0, None, 3.0)

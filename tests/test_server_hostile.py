@@ -267,3 +267,27 @@ def test_many_parallel_health_checks_during_a_slow_upload(url):
         assert all(code == 200 and took < 1.0 for code, took in results), results
     finally:
         slow.close()
+
+
+def test_a_large_speech_body_an_inline_voice_holds_an_upload_slot(url):
+    """A speech request with an inline voice is an upload too: while one (max_uploads=1 here) is arriving, a
+    second large one gets 429; small speech bodies are not held up."""
+    import base64
+
+    padded = prompt_wav().read_bytes() + b"\0" * (1024 * 1024)  # past 1 MiB: the size of an inline voice
+    body = json.dumps({"voice": {"audio": base64.b64encode(padded).decode(), "transcript": TRANSCRIPT},
+                       "input": "Hi.", "response_format": "pcm"}).encode()
+    head = (f"POST /v1/audio/speech HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    slow = _connect(url)
+    try:
+        slow.sendall(head + body[: len(body) // 2])
+        time.sleep(0.3)
+        second = httpx.post(url + "/v1/audio/speech", content=body, headers={"content-type": "application/json"},
+                            timeout=60)
+        assert second.status_code == 429 and second.json()["error"]["code"] == "too_many_uploads", second.text
+        small = httpx.post(url + "/v1/audio/speech", json={"voice": "alice", "input": "Hi.", "response_format": "pcm"},
+                           timeout=120)
+        assert small.status_code == 200
+    finally:
+        slow.close()

@@ -24,9 +24,9 @@ EXIT_INTERRUPTED = 130
 DEFAULT_MODEL_ENV = "LUXTTS_MODEL"
 DTYPES = ("float32", "float16", "bfloat16")
 SAMPLE_RATES = (48000, 24000)
-# One source for the int8 numbers: the README quotes this sentence (tests/test_cli_interface.py checks it).
-QUANTIZE_SUMMARY = ("about 2x faster and 380 MB smaller (workload W1 on a 2-core x86 CPU, see the README's Speed "
-                    "section), at a small cost in fidelity")
+# One source for the int8 numbers: docs/python.md quotes this sentence (tests/test_cli_interface.py checks it).
+QUANTIZE_SUMMARY = ("about 2x faster and 380 MB smaller (workload W1 on a 2-core x86 CPU, see docs/speed.md), "
+                    "at a small cost in fidelity")
 
 PathLike = Union[str, os.PathLike]
 

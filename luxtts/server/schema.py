@@ -47,11 +47,12 @@ class VoiceId(_Strict):
 
 
 class InlineVoice(_Strict):
-    """A recording sent with the request, used for it only (never stored)."""
-    audio: str = Field(min_length=1, description="base64 of a recording (wav, mp3, flac, ogg, webm or m4a), or a "
-                                                 "data: URL; at most --max-upload-mb and --max-upload-seconds")
+    """A recording sent with the request, encoded for it alone and never stored."""
+    audio: str = Field(min_length=1, json_schema_extra={"contentEncoding": "base64"},
+                       description="the recording (wav, mp3, flac, ogg, webm or m4a) in base64, or a data: URL; "
+                                   "the limits of a voice upload apply")
     transcript: Words = Field(None, max_length=MAX_TRANSCRIPT,
-                              description="the words of the recording (else it is transcribed, if it can be)")
+                              description="its words (else it is transcribed, if it can be)")
 
 
 class SpeechBody(_Strict):

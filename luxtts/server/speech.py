@@ -9,7 +9,7 @@ import logging
 import secrets
 
 from ..errors import InvalidOptionError, LuxTTSError, VoiceNotChosenError, VoiceNotFoundError
-from .body import read_body
+from .body import discard_body, read_body, too_many_uploads
 from .codecs import CONTENT_TYPES, make_encoder, sent_whole
 from .errors import APIError, from_luxtts
 from .inline import InlineVoice, PromptCache
@@ -55,10 +55,12 @@ def add_routes(app, state) -> None:
               responses={**api.audio_answer(), **api.errors(*api.COMMON, 400, 413, 429, 503)})
     async def speech(request: Request):
         s = state.settings
-        raw = await read_body(request, json_limit(s), "request body")
-        req = parse_speech(parse_json(raw), s.model_name, s.max_input_chars)
-        tts = state.require_model()
-        prompt = await voice_prompt(req, tts)
+        async with _upload_slot_if_large(request, state):
+            raw = await read_body(request, json_limit(s), "request body")
+            req = parse_speech(parse_json(raw), s.model_name, s.max_input_chars)
+            tts = state.require_model()
+            prompt = await voice_prompt(req, tts)
+            del raw
         rid = request.scope.get("luxtts.request_id", "req_" + secrets.token_hex(8))
         infos = []
 
@@ -129,6 +131,23 @@ async def _whole(body, job: Job, receive) -> bytes:
     finally:
         watch.cancel()
         await body.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _upload_slot_if_large(request, state):
+    """A speech body past 1 MiB carries an inline voice: it holds an upload slot (--max-uploads) while it is
+    read and encoded, as an upload does, so that parallel inline voices cannot hold unbounded memory."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) <= MAX_JSON_BYTES:
+        yield
+        return
+    if not state.uploads.try_take():
+        await discard_body(request, json_limit(state.settings))
+        raise too_many_uploads(state.uploads.limit)
+    try:
+        yield
+    finally:
+        state.uploads.give_back()
 
 
 def _as_api_error(exc: Exception, rid: str) -> APIError:

@@ -6,7 +6,8 @@ token table's fingerprint) and the original upload, so it can be encoded again f
 
 Inside: ``names`` (voice names and ids), ``datadir``, ``records``, ``backends`` (SQLite, PostgreSQL),
 ``store`` (VoiceStore, the operations), ``library`` (opening it, one-call helpers) and ``resolve`` (what a
-typed voice means). Imports go in that order; only ``store`` and ``resolve`` reach out, to luxtts.prompt.
+typed voice means). Imports go in that order; beyond luxtts.errors, only ``store`` and ``resolve`` import
+luxtts.prompt (inside functions, to build prompts), and luxtts.prompt imports nothing of this package.
 """
 
 from __future__ import annotations
