@@ -125,6 +125,10 @@ class VoiceNotChosenError(VoiceNotFoundError):
     which library voice that means."""
 
 
+class AliasNotFoundError(VoiceNotFoundError):
+    """An alias to remove does not exist."""
+
+
 class VoiceFileNotFoundError(VoiceNotFoundError, FileNotFoundError):
     """A saved voice file path (``.safetensors``) does not exist."""
 

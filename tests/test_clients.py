@@ -17,15 +17,29 @@ TEXT = "Hello there, my friend. How are you today?"
 
 @pytest.fixture(scope="module")
 def server(folder, tts, prompt, tmp_path_factory):
+    """Two voices and no default voice: OpenAI's names mean nothing until an alias says which voice they are."""
     from luxtts.voices import open_store
 
     db = tmp_path_factory.mktemp("voices") / "voices.db"
     with open_store(str(db)) as store:
-        store.create("arctic", prompt, audio=prompt_wav().read_bytes(), audio_filename="arctic.wav",
-                     transcript=TRANSCRIPT)
+        for name, voice in (("arctic", prompt), ("other", tts.encode_prompt(str(prompt_wav()), text="Other words."))):
+            store.create(name, voice, audio=prompt_wav().read_bytes(), audio_filename=f"{name}.wav",
+                         transcript=voice.transcript)
+        store.set_alias("alloy", "arctic")  # as `luxtts voice alias alloy arctic` does
     settings = ServerSettings(model=str(folder), device="cpu", port=free_port(), voices_db=str(db))
     with live_server(settings, tts) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def ash(server):
+    """livekit's default voice, made an alias over HTTP (the server refused it before)."""
+    import httpx
+
+    speech = {"model": "tts-1", "voice": "ash", "input": TEXT}
+    assert httpx.post(server + "/v1/audio/speech", json=speech, timeout=60).status_code == 400
+    response = httpx.put(server + "/v1/audio/voice_aliases/ash", json={"voice": "arctic"}, timeout=60)
+    assert response.status_code == 200, response.text
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +118,7 @@ def _livekit_frames(server: str, streamed: bool):
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["synthesize", "stream_adapter"])
-def test_livekit_openai_tts_with_its_default_voice(server, expected_samples, streamed):
+def test_livekit_openai_tts_with_its_default_voice(server, ash, expected_samples, streamed):
     frames = _livekit_frames(server, streamed)
     assert len(frames) >= 2
     assert {(f.sample_rate, f.num_channels) for f in frames} == {(24000, 1)}

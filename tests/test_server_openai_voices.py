@@ -44,7 +44,51 @@ def test_an_openai_voice_with_nothing_to_resolve_to_says_how_to_choose(server):
     error = response.json()["error"]
     assert error["param"] == "voice" and error["code"] == "voice_not_found"
     assert "'alloy'" in error["message"] and "--default-voice" in error["message"]
+    assert "luxtts voice alias alloy NAME" in error["message"]
     assert str(server[1]) not in error["message"]  # where the library lives is not the client's business
+
+
+def test_an_alias_set_over_http_resolves_and_is_listed(server):
+    url = server[0]
+    carol = speak(url, "carol")
+    response = httpx.put(url + "/v1/audio/voice_aliases/alloy", json={"voice": "carol"})
+    assert response.status_code == 200, response.text
+    assert response.json()["voice_name"] == "carol" and response.json()["object"] == "audio.voice_alias"
+    try:
+        assert speak(url, "alloy").content == carol.content
+        listed = {v["name"]: v["aliases"] for v in httpx.get(url + "/v1/audio/voices").json()["data"]}
+        assert listed == {"bob": [], "carol": ["alloy"]}
+        aliases = httpx.get(url + "/v1/audio/voice_aliases").json()["data"]
+        assert [(a["alias"], a["voice_name"]) for a in aliases] == [("alloy", "carol")]
+        assert speak(url, "ash").status_code == 400  # another of OpenAI's names still has nothing to go to
+    finally:
+        deleted = httpx.delete(url + "/v1/audio/voice_aliases/alloy")
+    assert deleted.status_code == 200 and deleted.json()["deleted"] is True
+    assert speak(url, "alloy").status_code == 400
+
+
+@pytest.mark.parametrize("path,body,status,code", [
+    ("alloy", {"voice": "nobody"}, 400, "voice_not_found"),
+    ("alloy", {}, 400, "missing_required_parameter"),
+    ("alloy", {"voice": 5}, 400, "missing_required_parameter"),
+    ("bob", {"voice": "carol"}, 409, "alias_is_a_voice"),
+    ("has space", {"voice": "carol"}, 400, "invalid_value"),
+    (".hidden", {"voice": "carol"}, 400, "invalid_value"),
+])
+def test_bad_alias_requests_are_4xx(server, path, body, status, code):
+    response = httpx.put(server[0] + f"/v1/audio/voice_aliases/{path}", json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+
+
+def test_removing_an_unknown_alias_is_404(server):
+    response = httpx.delete(server[0] + "/v1/audio/voice_aliases/shimmer")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "alias_not_found"
+
+
+def test_an_alias_body_that_is_not_json_is_400(server):
+    response = httpx.put(server[0] + "/v1/audio/voice_aliases/alloy", content=b"{nope")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json"
 
 
 def test_a_name_neither_in_the_library_nor_openai_s_is_not_found(server):

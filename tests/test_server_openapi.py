@@ -25,6 +25,10 @@ CONFIG = textwrap.dedent("""
     checks.positive_data_acceptance.expected-statuses = ["200", "400", "409", "413", "429"]
 
     [[operations]]
+    include-path = "/v1/audio/voice_aliases/{alias}"
+    checks.positive_data_acceptance.expected-statuses = ["200", "400", "404", "409"]
+
+    [[operations]]
     include-path = "/v1/audio/speech"
     include-method = "POST"
     checks.positive_data_acceptance.expected-statuses = ["200", "400", "429"]
@@ -49,7 +53,8 @@ def test_the_schema_describes_every_route_with_its_bodies(url):
         ("/v1/models/{model_id}", "get"), ("/v1/audio/speech", "post"), ("/v1/audio/voices", "get"),
         ("/v1/audio/voices", "post"), ("/v1/audio/voices/{voice_id}", "get"),
         ("/v1/audio/voices/{voice_id}", "delete"), ("/v1/audio/voice_consents", "post"),
-        ("/v1/audio/voice_consents/{consent_id}", "get")}
+        ("/v1/audio/voice_consents/{consent_id}", "get"), ("/v1/audio/voice_aliases", "get"),
+        ("/v1/audio/voice_aliases/{alias}", "put"), ("/v1/audio/voice_aliases/{alias}", "delete")}
     components = schema["components"]["schemas"]
     speech = schema["paths"]["/v1/audio/speech"]["post"]
     assert speech["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/SpeechBody")
@@ -75,5 +80,5 @@ def test_a_fuzzer_finds_no_server_error_and_no_schema_violation(url, tmp_path):
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=MAX_SECONDS, cwd=tmp_path)  # its cache goes there
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-6000:]
-    assert "Stateful" in out and "12 selected / 12 total" in out, out[-3000:]
+    assert "Stateful" in out and "15 selected / 15 total" in out, out[-3000:]
     assert httpx.get(url + "/health").status_code == 200

@@ -1,4 +1,4 @@
-"""``luxtts voice add|list|rm``: the voice library (encoded prompts), usable as ``speak --voice NAME``.
+"""``luxtts voice add|list|rm|alias|unalias``: the voice library (encoded prompts), usable as ``speak --voice NAME``.
 
 The library (see :mod:`luxtts.voices`) is readable by its owner only (mode 0600): a voice prompt is enough to
 speak as that person, so it is treated like a private key, whatever the umask.
@@ -13,7 +13,7 @@ from ..errors import InvalidOptionError
 from . import common
 from .common import EXIT_OK
 
-HELP = "manage saved voices (add, list, rm)"
+HELP = "manage saved voices (add, list, rm, alias, unalias)"
 DESCRIPTION = ("Saved voices are reference recordings encoded once and kept under a name in the voice library "
                "($LUXTTS_VOICES_DB, else $LUXTTS_HOME/voices.db; private, mode 0600), shared with luxtts serve; "
                "use them with: luxtts speak ... --voice NAME")
@@ -37,13 +37,23 @@ def configure(p: argparse.ArgumentParser) -> None:
     rm = sub.add_parser("rm", help="delete a saved voice", description="Delete the saved voice NAME.", **extra)
     rm.add_argument("name", help="a saved voice name (see: luxtts voice list)")
     rm.set_defaults(run=run_rm, _parser=rm)
-    for action in (add, ls, rm):  # as on every other command, --debug may come after the action's arguments
+    alias = sub.add_parser("alias", help="give a saved voice another name (e.g. one of OpenAI's voices)",
+                           description="Let ALIAS name the saved voice VOICE: a request for ALIAS (e.g. alloy, "
+                                       "the voice OpenAI's clients ask for by default) speaks in VOICE. A saved "
+                                       "voice's own name always wins over an alias.", **extra)
+    alias.add_argument("alias", help="the other name, e.g. alloy or ash")
+    alias.add_argument("voice", help="a saved voice name or id (see: luxtts voice list)")
+    alias.set_defaults(run=run_alias, _parser=alias)
+    unalias = sub.add_parser("unalias", help="remove an alias", description="Remove the alias ALIAS.", **extra)
+    unalias.add_argument("alias", help="an alias (see: luxtts voice list)")
+    unalias.set_defaults(run=run_unalias, _parser=unalias)
+    for action in (add, ls, rm, alias, unalias):  # as on every command, --debug may come after the arguments
         action.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                             help="show debug logs and full tracebacks")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise InvalidOptionError("voice needs an action: add, list or rm (see luxtts voice --help)")
+    raise InvalidOptionError("voice needs an action: add, list, rm, alias or unalias (see luxtts voice --help)")
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -81,12 +91,32 @@ def run_list(args: argparse.Namespace) -> int:
 
     with open_library() as store:
         names = store.names()
+        aliases = store.aliases()
         where = store.location
     if not names:
         print(f"no saved voices in {where} (add one with: luxtts voice add NAME REF.wav --voice-text ...)",
               file=sys.stderr)
     for name in names:
-        print(name)
+        also = [a.alias for a in aliases if a.voice_name == name]
+        print(f"{name}  (aliases: {', '.join(also)})" if also else name)
+    return EXIT_OK
+
+
+def run_alias(args: argparse.Namespace) -> int:
+    from ..voices import open_library
+
+    with open_library() as store:
+        record = store.set_alias(args.alias, args.voice)
+    print(f"alias {record.alias!r} now names voice {record.voice_name!r} ({record.voice_id})")
+    return EXIT_OK
+
+
+def run_unalias(args: argparse.Namespace) -> int:
+    from ..voices import open_library
+
+    with open_library() as store:
+        record = store.remove_alias(args.alias)
+    print(f"removed alias {record.alias!r} (of voice {record.voice_name!r})")
     return EXIT_OK
 
 

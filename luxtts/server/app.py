@@ -97,10 +97,11 @@ def create_app(settings: ServerSettings, tts=None):
                            param="model", code="model_not_found")
         return _model_card(state)
 
-    from . import speech, voices
+    from . import aliases, speech, voices
 
     speech.add_routes(app, state)
     voices.add_routes(app, state)
+    aliases.add_routes(app, state)
     try:
         from .page import mount_page
     except ImportError:
@@ -140,6 +141,8 @@ def _route_label(path: str) -> str:
         return "/v1/audio/voices/{id}"
     if path.startswith("/v1/audio/voice_consents/"):
         return "/v1/audio/voice_consents/{id}"
+    if path.startswith("/v1/audio/voice_aliases/"):
+        return "/v1/audio/voice_aliases/{alias}"
     if path.startswith("/v1/models/"):
         return "/v1/models/{id}"
     if path in _KNOWN:
@@ -148,7 +151,7 @@ def _route_label(path: str) -> str:
 
 
 _KNOWN = {"/", "/health", "/ready", "/metrics", "/v1/models", "/v1/audio/speech", "/v1/audio/voices",
-          "/v1/audio/voice_consents"}
+          "/v1/audio/voice_consents", "/v1/audio/voice_aliases"}
 
 
 class _Guard:

@@ -12,8 +12,8 @@ from typing import Annotated, Dict, List, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..options import MAX_SEED
-from .protocol import (FORMATS, MAX_GUIDANCE, MAX_INSTRUCTIONS, MAX_STEPS, MAX_T_SHIFT, SAMPLE_RATES, SPEED_RANGE,
-                       STREAM_FORMATS)
+from .protocol import (FORMATS, MAX_GUIDANCE, MAX_INSTRUCTIONS, MAX_STEPS, MAX_T_SHIFT, MAX_TRANSCRIPT, SAMPLE_RATES,
+                       SPEED_RANGE, STREAM_FORMATS)
 
 AUDIO_TYPES = ("audio/mpeg", "audio/opus", "audio/aac", "audio/flac", "audio/wav", "audio/pcm")
 
@@ -51,15 +51,16 @@ class InlineVoice(_Strict):
     audio: str = Field(min_length=1, json_schema_extra={"contentEncoding": "base64"},
                        description="the recording (wav, mp3, flac, ogg, webm or m4a) in base64, or a data: URL; "
                                    "the limits of a voice upload apply")
-    transcript: Words = Field(max_length=20_000, description="its words (else it is transcribed, if it can be)")
+    transcript: Words = Field(None, max_length=MAX_TRANSCRIPT,
+                              description="its words (else it is transcribed, if it can be)")
 
 
 class SpeechBody(_Strict):
     """POST /v1/audio/speech (OpenAI's fields, then luxtts's own: seed .. sample_rate)."""
     input: Words = Field(max_length=4096, description="the text to speak")
     voice: Union[Words, VoiceId, InlineVoice] = Field(
-        description="a voice name or id from /v1/audio/voices (or one of OpenAI's voice names, for the default "
-                    "voice), or a recording sent with the request")
+        description="a voice name, id or alias from /v1/audio/voices, one of OpenAI's voice names (see "
+                    "/v1/audio/voice_aliases), or a recording for this request only")
     model: Words = Field("luxtts", description="any model name: one model is served")
     response_format: Literal[FORMATS] = "mp3"  # type: ignore[valid-type]
     speed: float = Field(1.0, ge=SPEED_RANGE[0], le=SPEED_RANGE[1])
@@ -71,6 +72,9 @@ class SpeechBody(_Strict):
     guidance_scale: float = Field(default_factory=_models_default, ge=0.0, le=MAX_GUIDANCE)
     t_shift: float = Field(default_factory=_models_default, gt=0.0, le=MAX_T_SHIFT)
     sample_rate: Literal[SAMPLE_RATES] = 24000  # type: ignore[valid-type]
+    stream: bool = Field(default_factory=_models_default,
+                         description="true: the client reads the audio as it comes (a wav then carries open-ended "
+                                     "sizes); absent: as the openai SDK's streaming response says, else false")
 
 
 class VoiceUpload(_Strict):
@@ -96,6 +100,7 @@ class Voice(BaseModel):
     name: str
     type: Literal["audio_sample"]
     created_at: int
+    aliases: List[str] = Field(default_factory=list, description="in GET /v1/audio/voices: its other names")
 
 
 class VoiceList(BaseModel):
@@ -106,6 +111,30 @@ class VoiceList(BaseModel):
 class VoiceDeleted(BaseModel):
     id: str
     object: Literal["audio.voice.deleted"]
+    deleted: bool
+
+
+class AliasBody(_Strict):
+    """PUT /v1/audio/voice_aliases/{alias}."""
+    voice: Words = Field(description="the name or id of the library voice the alias names")
+
+
+class Alias(BaseModel):
+    object: Literal["audio.voice_alias"]
+    alias: str
+    voice_id: str
+    voice_name: str
+    created_at: int
+
+
+class AliasList(BaseModel):
+    object: Literal["list"]
+    data: List[Alias]
+
+
+class AliasDeleted(BaseModel):
+    object: Literal["audio.voice_alias.deleted"]
+    alias: str
     deleted: bool
 
 
@@ -173,7 +202,7 @@ def _ref(model) -> dict:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-REQUEST_MODELS = (SpeechBody, VoiceUpload, ConsentUpload)
+REQUEST_MODELS = (SpeechBody, VoiceUpload, ConsentUpload, AliasBody)
 
 
 def openapi(app) -> dict:
@@ -202,6 +231,9 @@ def openapi(app) -> dict:
     })
     _link(schema, "/v1/audio/voice_consents", "post", {
         "GetConsent": ("/v1/audio/voice_consents/{consent_id}", "get", {"consent_id": "$response.body#/id"}),
+    })
+    _link(schema, "/v1/audio/voice_aliases/{alias}", "put", {
+        "DeleteAlias": ("/v1/audio/voice_aliases/{alias}", "delete", {"alias": "$response.body#/alias"}),
     })
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)

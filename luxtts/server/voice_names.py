@@ -2,9 +2,10 @@
 
 Clients written for OpenAI send its built-in voice names ("alloy", livekit's default "ash", ...), which no
 library holds unless someone made voices of those names. So, in order: a voice the library holds by that name
-(or id) wins; one of OpenAI's names means the default voice; no name at all means the default voice too. The
-default voice is the one configured (``--default-voice``), else the library's only voice when it holds exactly
-one. What is left is a VoiceNotChosenError that says how to choose.
+(or id) wins; then an alias (``luxtts voice alias alloy alice``, or PUT /v1/audio/voice_aliases/alloy); then one
+of OpenAI's names means the default voice; no name at all means the default voice too. The default voice is the
+one configured (``--default-voice``), else the library's only voice when it holds exactly one. What is left is a
+VoiceNotChosenError that says how to choose.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ def load_voice(store, requested: Optional[str], default_voice: Optional[str]):
         try:
             return store.load_prompt(requested)
         except VoiceNotFoundError:
+            target = store.alias_target(requested)
+            if target is not None:
+                return store.load_prompt(target)
             if not is_openai_voice(requested):
                 raise
     return store.load_prompt(_default(store, requested, default_voice))
@@ -43,5 +47,7 @@ def _default(store, requested: Optional[str], default_voice: Optional[str]) -> s
     held = f"the library holds {len(names)} voices" if names else "the library is empty"
     what = (f"voice {requested[:80]!r} is one of OpenAI's built-in voices and the library has no voice of that name"
             if requested else "no voice was named")
-    raise VoiceNotChosenError(f"{what}, and there is no default voice ({held}): start the server with "
+    how = (f"make it an alias of a library voice (luxtts voice alias {requested[:80]} NAME, or PUT "
+           f"/v1/audio/voice_aliases/{requested[:80]} with {{\"voice\": NAME}}), " if requested else "")
+    raise VoiceNotChosenError(f"{what}, and there is no default voice ({held}): {how}start the server with "
                               "--default-voice NAME, or name a library voice")

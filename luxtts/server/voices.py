@@ -147,8 +147,11 @@ def add_routes(app, state) -> None:
 
     @app.get("/v1/audio/voices", responses={200: {"model": api.VoiceList}, **api.errors(*api.COMMON)})
     async def list_voices():
-        records = await run_in_threadpool(state.store.list)
-        return {"object": "list", "data": [voice_json(r) for r in records]}
+        records, aliases = await run_in_threadpool(lambda: (state.store.list(), state.store.aliases()))
+        named = {}
+        for alias in aliases:
+            named.setdefault(alias.voice_id, []).append(alias.alias)
+        return {"object": "list", "data": [{**voice_json(r), "aliases": named.get(r.id, [])} for r in records]}
 
     @app.get("/v1/audio/voices/{voice_id}", responses={200: {"model": api.Voice}, **api.errors(*api.COMMON, 404)})
     async def get_voice(voice_id: str):

@@ -25,11 +25,12 @@ from .library import (
     store_kind,
 )
 from .names import VOICE_SUFFIX, check_name
-from .records import ConsentRecord, VoiceRecord
+from .records import AliasRecord, ConsentRecord, VoiceRecord
 from .resolve import find_voice, named_prompt
 from .store import VoiceStore
 
 __all__ = [
+    "AliasRecord",
     "ConsentRecord",
     "URL_ENV",
     "VOICE_SUFFIX",

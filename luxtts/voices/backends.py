@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import VoiceStoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: luxtts_aliases
 _POOL_SIZE = 8
 # an arbitrary constant: the advisory lock PostgreSQL processes take while creating the tables
 _PG_SCHEMA_LOCK = 0x6C757874_7473
@@ -44,6 +44,12 @@ def schema(blob: str) -> List[str]:
             prompt {blob} NOT NULL,
             vocab_sha256 TEXT,
             imported_from TEXT)""",
+        # other names for voices (e.g. OpenAI's "alloy"); kept in step with luxtts_voices by the store, without a
+        # foreign key, so that replacing a voice can move its aliases to the new row in the same transaction
+        """CREATE TABLE IF NOT EXISTS luxtts_aliases (
+            alias TEXT PRIMARY KEY,
+            voice_id TEXT NOT NULL,
+            created_at BIGINT NOT NULL)""",
     ]
 
 

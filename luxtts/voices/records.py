@@ -38,6 +38,16 @@ class VoiceRecord:
 
 
 @dataclass(frozen=True)
+class AliasRecord:
+    """Another name for a voice: requests for ``alias`` speak in the voice ``voice_name`` (id ``voice_id``)."""
+
+    alias: str
+    voice_id: str
+    voice_name: str
+    created_at: int
+
+
+@dataclass(frozen=True)
 class ConsentRecord:
     """A recorded statement of consent, referenced by the voices made with it."""
 

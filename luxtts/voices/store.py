@@ -12,12 +12,19 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
-from ..errors import ConsentNotFoundError, InvalidOptionError, VoiceExistsError, VoiceNotFoundError
+from ..errors import (
+    AliasNotFoundError,
+    ConsentNotFoundError,
+    InvalidOptionError,
+    VoiceExistsError,
+    VoiceNotFoundError,
+)
 from .backends import Backend
 from .names import CONSENT_ID_PREFIX, VOICE_ID_PREFIX, check_name, looks_like_id, new_id
 from .records import (
     MAX_CONSENT_NAME,
     MAX_TRANSCRIPT,
+    AliasRecord,
     ConsentRecord,
     VoiceRecord,
     check_audio,
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
 
 _VOICE_COLUMNS = "id, name, created_at, transcript, consent_id, audio_filename, vocab_sha256, imported_from"
 _CONSENT_COLUMNS = "id, name, language, created_at, audio_filename"
+_ALIAS_COLUMNS = "a.alias, a.voice_id, v.name, a.created_at"
 _LISTED = 10
 
 
@@ -93,10 +101,13 @@ class VoiceStore:
             if record.consent_id is not None and not tx.one("SELECT 1 FROM luxtts_consents WHERE id = ?",
                                                             (record.consent_id,)):
                 raise ConsentNotFoundError(f"no voice consent with id {short(record.consent_id)} in {self.location}")
-            if replace:
-                tx.run("DELETE FROM luxtts_voices WHERE name = ?", (record.name,))
-            elif tx.one("SELECT 1 FROM luxtts_voices WHERE name = ?", (record.name,)):
+            replaced = tx.one("SELECT id FROM luxtts_voices WHERE name = ?", (record.name,))
+            if replaced and not replace:
                 raise VoiceExistsError(self._exists(record.name))
+            if replaced:
+                tx.run("DELETE FROM luxtts_voices WHERE id = ?", replaced)
+                # the name's aliases go on naming it
+                tx.run("UPDATE luxtts_aliases SET voice_id = ? WHERE voice_id = ?", (record.id, replaced[0]))
             try:
                 tx.run(f"INSERT INTO luxtts_voices ({_VOICE_COLUMNS}, audio, prompt) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -164,6 +175,7 @@ class VoiceStore:
         with self._db.transaction(write=True) as tx:
             row = tx.one(f"SELECT {_VOICE_COLUMNS} FROM luxtts_voices WHERE id = ? OR name = ?", (key, key))
             if row is not None:
+                tx.run("DELETE FROM luxtts_aliases WHERE voice_id = ?", (row[0],))
                 tx.run("DELETE FROM luxtts_voices WHERE id = ?", (row[0],))
         if row is None:
             raise VoiceNotFoundError(self._missing(key))
@@ -202,6 +214,56 @@ class VoiceStore:
             return f"{message}; the library is empty (add a voice with `luxtts voice add NAME REF.wav`)"
         listed = ", ".join(names[:_LISTED]) + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
         return f"{message}; saved voices: {listed}"
+
+    # ------------------------------------------------------------------------------------------- aliases
+
+    def set_alias(self, alias: str, voice: str) -> AliasRecord:
+        """Let ``alias`` name the voice ``voice`` (a name or id), replacing what it named before.
+
+        VoiceExistsError if ``alias`` is a voice's own name (which would always win), VoiceNotFoundError for an
+        unknown ``voice``, InvalidOptionError for an alias that could not be a voice name.
+        """
+        check_name(alias)
+        key = self._key(voice)
+        with self._db.transaction(write=True) as tx:
+            if tx.one("SELECT 1 FROM luxtts_voices WHERE name = ?", (alias,)):
+                raise VoiceExistsError(f"{alias!r} is the name of a voice in {self.location}, which always means "
+                                       "that voice: an alias of that name would never be used")
+            row = tx.one("SELECT id, name FROM luxtts_voices WHERE id = ? OR name = ?", (key, key))
+            if row is None:
+                raise VoiceNotFoundError(self._missing(key))
+            created = int(time.time())
+            tx.run("INSERT INTO luxtts_aliases (alias, voice_id, created_at) VALUES (?, ?, ?) ON CONFLICT (alias) "
+                   "DO UPDATE SET voice_id = excluded.voice_id, created_at = excluded.created_at",
+                   (alias, row[0], created))
+        return AliasRecord(alias, row[0], row[1], created)
+
+    def remove_alias(self, alias: str) -> AliasRecord:
+        """Remove ``alias``; returns what it named. AliasNotFoundError if there is no such alias."""
+        if not isinstance(alias, str):
+            raise InvalidOptionError(f"an alias is a string, got {type(alias).__name__}")
+        with self._db.transaction(write=True) as tx:
+            row = tx.one(f"SELECT {_ALIAS_COLUMNS} FROM luxtts_aliases a JOIN luxtts_voices v ON v.id = a.voice_id "
+                         "WHERE a.alias = ?", (alias,))
+            tx.run("DELETE FROM luxtts_aliases WHERE alias = ?", (alias,))
+        if row is None:
+            known = ", ".join(a.alias for a in self.aliases()) or "none"
+            raise AliasNotFoundError(f"no alias {short(alias)} in {self.location} (aliases: {known})")
+        return AliasRecord(*row)
+
+    def aliases(self) -> List[AliasRecord]:
+        """Every alias, by alias."""
+        with self._db.transaction() as tx:
+            rows = tx.rows(f"SELECT {_ALIAS_COLUMNS} FROM luxtts_aliases a JOIN luxtts_voices v ON v.id = a.voice_id "
+                           "ORDER BY a.alias")
+        return [AliasRecord(*row) for row in rows]
+
+    def alias_target(self, alias: str) -> Optional[str]:
+        """The id of the voice ``alias`` names, or None."""
+        with self._db.transaction() as tx:
+            row = tx.one("SELECT a.voice_id FROM luxtts_aliases a JOIN luxtts_voices v ON v.id = a.voice_id "
+                         "WHERE a.alias = ?", (alias,))
+        return row[0] if row else None
 
     # ------------------------------------------------------------------------------------------ consents
 
