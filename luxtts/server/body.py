@@ -14,34 +14,32 @@ UPLOAD_RETRY_SECONDS = 1
 
 async def read_body(request, limit: int, what: str) -> bytes:
     """The whole body in memory (for small JSON bodies); 413 past ``limit`` bytes."""
-    _check_declared_length(request, limit, what)
-    parts = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size, limit, what)
-        parts.append(chunk)
-    return b"".join(parts)
+    return b"".join([chunk async for chunk in _capped_stream(request, limit, what)])
 
 
 async def spool_body(request, limit: int, what: str):
     """The body in a temporary file (in memory up to SPOOL_BYTES), rewound; 413 past ``limit`` bytes.
     The caller closes it."""
-    _check_declared_length(request, limit, what)
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
     try:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _too_large(size, limit, what)
+        async for chunk in _capped_stream(request, limit, what):
             spool.write(chunk)
         spool.seek(0)
         return spool
     except BaseException:
         spool.close()
         raise
+
+
+async def _capped_stream(request, limit: int, what: str):
+    """The body's chunks as they arrive; 413 from the declared length, or as soon as more than ``limit`` came."""
+    _check_declared_length(request, limit, what)
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit, what)
+        yield chunk
 
 
 def replay(spool, chunk_bytes: int = 64 * 1024):
