@@ -37,9 +37,11 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from luxtts.vocoder.loading import _FEATURE_KEYS  # noqa: E402  (the one table of upstream's vocoder key names)
 SAMPLES_PER_FRAME_48K = 512  # 48 kHz output, 24 kHz features at hop 256
 
 OURS = {"float32": {}, "int8": {"quantize": "int8"}, "bfloat16": {"dtype": "bfloat16"}}
@@ -147,6 +149,10 @@ serve(generate, int(features_lens[0]))
 '''
 
 
+# Upstream's Vocos keeps the feature extractor's buffers inside torchaudio modules and loads strictly.
+_UPSTREAM_VOCODER_KEYS = {ours: theirs for theirs, ours in _FEATURE_KEYS.items()}
+
+
 def write_upstream_layout(ours: Path, dest: Path) -> Path:
     """Our random model folder -> the same weights as upstream reads them (torch.save'd dicts, its file names)."""
     import torch
@@ -162,35 +168,50 @@ def write_upstream_layout(ours: Path, dest: Path) -> Path:
         shutil.copyfile(ours / "config.json", dest / name)
     shutil.copyfile(ours / "tokens.txt", dest / "tokens.txt")
     shutil.copyfile(ours / "vocoder" / "config.yaml", dest / "vocoder" / "config.yaml")
-    torch.save(dict(read_state_dict(ours / "vocoder" / "model.safetensors", mmap=False)),
-               dest / "vocoder" / "vocos.bin")
+    vocoder_sd = read_state_dict(ours / "vocoder" / "model.safetensors", mmap=False)
+    torch.save({_UPSTREAM_VOCODER_KEYS.get(k, k): v for k, v in vocoder_sd.items()}, dest / "vocoder" / "vocos.bin")
     (dest / "complete").write_text("ok")
     return dest
 
 
-def export_onnx(upstream: Path, python: str, folder: Path) -> None:
+# torch >= 2.9 exports with dynamo by default, which fails on upstream's traced (jit) modules; the TorchScript
+# exporter it was written for is still there behind dynamo=False. Patched in the process, upstream's files untouched.
+_EXPORT = r'''
+import runpy, sys, torch
+_export = torch.onnx.export
+def export(*args, **kwargs):
+    kwargs.setdefault("dynamo", False)
+    return _export(*args, **kwargs)
+torch.onnx.export = export
+sys.argv = ["onnx_export"] + sys.argv[1:]
+runpy.run_module("zipvoice.bin.onnx_export", run_name="__main__")
+'''
+
+
+def export_onnx(upstream: Path, python: str, folder: Path, extra_path: Sequence[Path] = ()) -> None:
+    """Upstream's own exporter on ``folder`` (its layout) -> folder/onnx/{text_encoder,fm_decoder}[_int8].onnx."""
     if (folder / "onnx" / "fm_decoder_int8.onnx").is_file():
         return
-    subprocess.run([python, "-m", "zipvoice.bin.onnx_export", "--model-name", "zipvoice_distill",
+    subprocess.run([python, "-c", _EXPORT, "--model-name", "zipvoice_distill",
                     "--model-dir", str(folder), "--checkpoint-name", "model.pt",
                     "--onnx-model-dir", str(folder / "onnx")],
-                   cwd=upstream, env=_env(upstream, 1), check=True)
+                   cwd=upstream, env=_env([upstream, *extra_path], 1), check=True)
 
 
-def _env(pythonpath: Path, threads: int) -> Dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(pythonpath), "OMP_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads)}
+def _env(pythonpath: Sequence[Path], threads: int) -> Dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(p) for p in pythonpath),
+           "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     return env  # OpenMP's wait policy as users have it: PASSIVE made our side 1.5x slower on an idle machine
 
 
 class Worker:
-    def __init__(self, name: str, python: str, script: str, spec: dict, pythonpath: Path, threads: int,
+    def __init__(self, name: str, python: str, script: str, spec: dict, pythonpath: Sequence[Path], threads: int,
                  tmp: Path) -> None:
         path = tmp / f"worker_{name.replace('/', '_')}.py"
         path.write_text(textwrap.dedent(script), encoding="utf-8")
         self.name = name
         self.proc = subprocess.Popen([python, str(path), json.dumps(spec)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, cwd=str(pythonpath),
+                                     stdout=subprocess.PIPE, text=True, cwd=str(pythonpath[0]),
                                      env=_env(pythonpath, threads))
         self.ready = self._read()
         self.prompt_frames = self.ready["prompt_frames"]
@@ -219,7 +240,20 @@ def _range(values: List[float], fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(min(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
 
 
-def report(results: Dict[str, List[dict]], rounds: int) -> str:
+def alternate(workers: Sequence["Worker"], rounds: int) -> Dict[str, List[dict]]:
+    """Each worker runs once a round, the order rotated each round, so drift in the host's speed hits all alike."""
+    results: Dict[str, List[dict]] = {w.name: [] for w in workers}
+    for r in range(rounds):
+        for k in range(len(workers)):
+            w = workers[(r + k) % len(workers)]
+            results[w.name].append(w.run())
+        print(f"round {r + 1}/{rounds} done", file=sys.stderr)
+    return results
+
+
+def report(results: Dict[str, List[dict]], rounds: int, pairs: Dict[str, Sequence[str]] = PAIRS,
+           theirs: str = "upstream") -> str:
+    """A table per variant, then for each (ours, theirs) pair the per-round ratio of ms per frame."""
     lines = ["| variant | audio s | ms per frame, best (range) | frames | peak RSS MB (range) |",
              "|---|---|---|---|---|"]
     for name, runs in results.items():
@@ -228,13 +262,13 @@ def report(results: Dict[str, List[dict]], rounds: int) -> str:
         lines.append(f"| {name} | {runs[0]['audio_seconds']:.2f} | {_range(ms)} | {runs[0]['frames']} | "
                      f"{min(rss):.0f}-{max(rss):.0f} |")
     lines.append("")
-    lines.append("Within-round ratios, upstream ms per frame / ours (> 1: ours faster); median, range:")
-    for ours, theirs_list in PAIRS.items():
+    lines.append(f"Within-round ratios, {theirs} ms per frame / ours (> 1: ours faster); median, range:")
+    for ours, theirs_list in pairs.items():
         key = f"ours {ours}"
         if key not in results:
             continue
-        for theirs in theirs_list:
-            other = f"upstream {theirs}"
+        for name in theirs_list:
+            other = f"{theirs} {name}"
             if other not in results:
                 continue
             ratios = [(t["seconds"] / t["frames"]) / (o["seconds"] / o["frames"])
@@ -248,6 +282,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--upstream", type=Path, help="a LuxTTS checkout (github.com/ysharma3501/LuxTTS)")
     ap.add_argument("--upstream-python", help="the python of the checkout's virtual environment")
+    ap.add_argument("--upstream-path", type=Path, nargs="*", default=[],
+                    help="more import folders for upstream, e.g. a LinaCodec checkout's src (if not pip-installed)")
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--ours", nargs="*", choices=list(OURS), default=["float32", "int8"])
@@ -272,25 +308,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         theirs_folder = write_upstream_layout(Path(ours_folder),
                                               args.work_dir or cache / f"upstream-{Path(ours_folder).name}")
         if any(t.startswith("onnx") for t in args.theirs):
-            export_onnx(args.upstream, args.upstream_python, theirs_folder)
+            export_onnx(args.upstream, args.upstream_python, theirs_folder, args.upstream_path)
 
     workers: List[Worker] = []
     with tempfile.TemporaryDirectory() as tmp:
         try:
             for name in args.ours:
                 spec = {**base, "model": str(ours_folder), "load": OURS[name]}
-                workers.append(Worker(f"ours {name}", sys.executable, _OURS_WORKER, spec, REPO, args.threads,
+                workers.append(Worker(f"ours {name}", sys.executable, _OURS_WORKER, spec, [REPO], args.threads,
                                       Path(tmp)))
             for name in args.theirs:
                 spec = {**base, "model": str(theirs_folder), "variant": name}
                 workers.append(Worker(f"upstream {name}", args.upstream_python, _THEIRS_WORKER, spec,
-                                      args.upstream.resolve(), args.threads, Path(tmp)))
-            results: Dict[str, List[dict]] = {w.name: [] for w in workers}
-            for r in range(args.rounds):
-                for k in range(len(workers)):
-                    w = workers[(r + k) % len(workers)]  # rotate who goes first
-                    results[w.name].append(w.run())
-                print(f"round {r + 1}/{args.rounds} done", file=sys.stderr)
+                                      [args.upstream.resolve(), *args.upstream_path], args.threads,
+                                      Path(tmp)))
+            results = alternate(workers, args.rounds)
         finally:
             for w in workers:
                 w.close()

@@ -28,6 +28,10 @@ def test_upstream_layout_holds_the_same_model(tmp_path):
         assert (theirs / name).is_file(), name
     # Upstream reads model.pt as {"model": state_dict} and vocos.bin as a bare state dict.
     assert set(torch.load(theirs / "model.pt", weights_only=True)) == {"model"}
+    # upstream's Vocos loads strictly, with the feature extractor's buffers under torchaudio's names
+    vocos_keys = set(torch.load(theirs / "vocoder" / "vocos.bin", weights_only=True))
+    assert {"feature_extractor.mel_spec.spectrogram.window", "feature_extractor.mel_spec.mel_scale.fb"} <= vocos_keys
+    assert "feature_extractor.filterbank" not in vocos_keys
     audio = []
     for folder in (ours, theirs):
         tts = LuxTTS.from_pretrained(str(folder), device="cpu", threads=1)
