@@ -111,3 +111,54 @@ def test_an_inline_recording_over_the_upload_seconds_is_413(server):
     sf.write(buf, np.zeros(16000 * 12, dtype=np.float32) + 0.1, 16000, format="WAV", subtype="PCM_U8")
     response = speak(server, inline(buf.getvalue()))
     assert response.status_code == 413 and response.json()["error"]["code"] == "audio_too_long"
+
+
+def speak_form(url, files, **fields) -> httpx.Response:
+    """Always multipart (as a client sending a recording does), text fields as parts without a filename."""
+    data = {"model": "tts-1", "input": TEXT, "response_format": "pcm", "seed": "9", **fields}
+    parts = [(name, (None, value)) for name, value in data.items() if value is not None]
+    parts += list((files or {}).items())
+    return httpx.post(url + "/v1/audio/speech", timeout=120, files=parts)
+
+
+def test_the_multipart_form_speaks_as_the_json_inline_voice(server, encodes):
+    before = voice_count(server)
+    as_json = speak(server, inline())
+    form = speak_form(server, {"voice": ("me.wav", WAV, "audio/wav")}, transcript=TRANSCRIPT, speed="1.0",
+                      stream="false")
+    assert form.status_code == 200, form.text
+    assert form.content == as_json.content
+    assert len(encodes) <= 1  # one clip, one encoding (none if an earlier test left it in the cache)
+    assert voice_count(server) == before
+    named = speak_form(server, None, voice="arctic")  # a library voice named in a form field
+    assert named.status_code == 200 and named.content == as_json.content
+
+
+FORM_BAD = {
+    "no voice": ({}, {}, 400, "missing_required_parameter", "voice"),
+    "a transcript without a file": ({}, {"voice": "arctic", "transcript": "x"}, 400, "unknown_parameter",
+                                    "transcript"),
+    "an unknown field": ({"voice": ("a.wav", WAV, "audio/wav")}, {"colour": "red"}, 400, "unknown_parameter",
+                         "colour"),
+    "a file in a text field": ({"voice": ("a.wav", WAV, "audio/wav"), "input": ("t.txt", b"hi", "text/plain")},
+                               {}, 400, "invalid_type", "input"),
+    "speed not a number": ({"voice": ("a.wav", WAV, "audio/wav")}, {"speed": "fast"}, 400, "invalid_type", "speed"),
+    "speed nan": ({"voice": ("a.wav", WAV, "audio/wav")}, {"speed": "nan"}, 400, "invalid_value", "speed"),
+    "seed not an integer": ({"voice": ("a.wav", WAV, "audio/wav")}, {"seed": "1.5"}, 400, "invalid_type", "seed"),
+    "stream not a flag": ({"voice": ("a.wav", WAV, "audio/wav")}, {"stream": "maybe"}, 400, "invalid_type",
+                          "stream"),
+    "not audio": ({"voice": ("a.wav", b"not audio" * 50, "audio/wav")}, {}, 400, "invalid_audio", "voice"),
+    "an empty file": ({"voice": ("a.wav", b"", "audio/wav")}, {}, 400, "empty_audio", "voice"),
+    "blank transcript": ({"voice": ("a.wav", WAV, "audio/wav")}, {"transcript": "   "}, 400, "invalid_value",
+                         "transcript"),
+    "over the upload size": ({"voice": ("a.wav", WAV + b"\0" * 100_000, "audio/wav")}, {}, 413, "file_too_large",
+                             "voice"),
+}
+
+
+@pytest.mark.parametrize("files,fields,status,code,param", list(FORM_BAD.values()), ids=list(FORM_BAD))
+def test_a_bad_form_is_a_4xx_naming_the_field(server, files, fields, status, code, param):
+    response = speak_form(server, files, **fields)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == (code, param), error

@@ -40,6 +40,11 @@ def bad_request(message: str, param: Optional[str], code: str = "invalid_value")
     return APIError(400, message, param=param, code=code)
 
 
+def too_long(param: str, length: int, limit: int) -> APIError:
+    return bad_request(f"'{param}' is {length} characters; the most accepted is {limit}", param,
+                       "string_above_max_length")
+
+
 def from_luxtts(exc: lux.LuxTTSError, param: Optional[str]) -> APIError:
     """A library error raised by a request's input -> the 4xx that says so, naming the field."""
     if isinstance(exc, lux.TranscriptionUnavailableError):

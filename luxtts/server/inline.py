@@ -24,6 +24,9 @@ class InlineVoice:
 
     audio: bytes
     transcript: Optional[str] = None
+    # the request fields they came in, for error messages: JSON's voice.audio, or the form's voice file
+    audio_field: str = "voice.audio"
+    transcript_field: str = "voice.transcript"
 
     def key(self) -> str:
         digest = hashlib.sha256()

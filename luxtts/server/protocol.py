@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from ..options import MAX_SEED
-from .errors import bad_request
+from .errors import bad_request, too_long
 from .inline import InlineVoice
 
 FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
@@ -30,7 +30,7 @@ MAX_JSON_DEPTH = 16
 
 # null has a meaning only here: seed null is a fresh random seed, as when it is left out
 NULLABLE = ("seed",)
-_FIELDS = ("model", "input", "voice", "response_format", "speed", "instructions", "stream_format",
+FIELDS = ("model", "input", "voice", "response_format", "speed", "instructions", "stream_format",
            "seed", "num_steps", "guidance_scale", "t_shift", "sample_rate", "stream")
 
 
@@ -83,11 +83,11 @@ def _depth(value: Any) -> int:
 def parse_speech(body: Any, default_model: str, max_chars: int) -> SpeechRequest:
     if not isinstance(body, Mapping):
         raise bad_request(f"the request body must be a JSON object, got {type(body).__name__}", None, "invalid_json")
-    unknown = sorted(set(body) - set(_FIELDS))
+    unknown = sorted(set(body) - set(FIELDS))
     if unknown:
-        raise bad_request(f"unrecognized request argument(s) {unknown}; accepted: {list(_FIELDS)}", unknown[0],
+        raise bad_request(f"unrecognized request argument(s) {unknown}; accepted: {list(FIELDS)}", unknown[0],
                           "unknown_parameter")
-    nulls = [name for name in _FIELDS if name in body and body[name] is None and name not in NULLABLE]
+    nulls = [name for name in FIELDS if name in body and body[name] is None and name not in NULLABLE]
     if nulls:
         raise bad_request(f"'{nulls[0]}' is null; leave a field out to get its default (only "
                           f"{', '.join(NULLABLE)} may be null)", nulls[0], "invalid_type")
@@ -131,6 +131,8 @@ def _voice(value: Any) -> "str | InlineVoice":
         value = value["id"]
     elif isinstance(value, Mapping) and "audio" in value:
         return _inline_voice(value)
+    elif isinstance(value, InlineVoice):  # the multipart form's voice file
+        return value
     if value is None:
         raise bad_request("'voice' is required: a voice name or id from /v1/audio/voices", "voice",
                           "missing_required_parameter")
@@ -158,18 +160,47 @@ def _inline_voice(value: Mapping) -> InlineVoice:
         raise bad_request("'voice.audio' is not valid base64", "voice.audio", "invalid_base64") from None
     if not raw:
         raise bad_request("'voice.audio' is empty", "voice.audio", "empty_audio")
-    transcript = value.get("transcript")
-    if transcript is not None:
-        if not isinstance(transcript, str):
-            raise bad_request(f"'voice.transcript' must be a string, got {type(transcript).__name__}",
-                              "voice.transcript", "invalid_type")
-        if len(transcript) > MAX_TRANSCRIPT:
-            raise bad_request(f"'voice.transcript' is {len(transcript)} characters; the most accepted is "
-                              f"{MAX_TRANSCRIPT}", "voice.transcript", "string_above_max_length")
-        if not transcript.strip():
-            raise bad_request("'voice.transcript' is only whitespace; give the words of the recording or leave it "
-                              "out", "voice.transcript")
-    return InlineVoice(raw, transcript)
+    return InlineVoice(raw, check_transcript(value.get("transcript"), "voice.transcript"))
+
+
+def check_transcript(value: Any, param: str) -> Optional[str]:
+    """An inline voice's transcript: None (transcribe it), else the words of the recording."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad_request(f"'{param}' must be a string, got {type(value).__name__}", param, "invalid_type")
+    if len(value) > MAX_TRANSCRIPT:
+        raise too_long(param, len(value), MAX_TRANSCRIPT)
+    if not value.strip():
+        raise bad_request(f"'{param}' is only whitespace; give the words of the recording or leave it out", param)
+    return value
+
+
+_FORM_INTEGERS = ("seed", "num_steps", "sample_rate")
+_FORM_NUMBERS = ("speed", "guidance_scale", "t_shift")
+
+
+def typed_form(fields: Mapping[str, Any]) -> dict:
+    """A multipart speech request's text fields -> the values its JSON form would have (numbers, true/false);
+    parse_speech then checks them as it checks JSON."""
+    body = dict(fields)
+    for name in _FORM_INTEGERS + _FORM_NUMBERS:
+        if isinstance(body.get(name), str):
+            body[name] = _form_number(name, body[name], int if name in _FORM_INTEGERS else float)
+    if isinstance(body.get("stream"), str):
+        flag = body["stream"].strip().lower()
+        if flag not in ("true", "false"):
+            raise bad_request(f"'stream' must be true or false, got {flag[:20]!r}", "stream", "invalid_type")
+        body["stream"] = flag == "true"
+    return body
+
+
+def _form_number(name: str, text: str, kind: type):
+    try:
+        return kind(text.strip())
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise bad_request(f"'{name}' must be {what}, got {text[:40]!r}", name, "invalid_type") from None
 
 
 def _instructions(value: Any) -> None:

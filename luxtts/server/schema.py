@@ -77,6 +77,15 @@ class SpeechBody(_Strict):
                                      "sizes); absent: as the openai SDK's streaming response says, else false")
 
 
+class SpeechForm(SpeechBody):
+    """POST /v1/audio/speech as multipart/form-data: the same fields, the voice a recording for this request."""
+    voice: bytes = Field(json_schema_extra={"format": "binary"},
+                         description="a recording (wav, mp3, flac, ogg, webm or m4a), encoded for this request alone "
+                                     "and never stored; the limits of a voice upload apply")
+    transcript: Words = Field(None, max_length=MAX_TRANSCRIPT,
+                              description="its words (else it is transcribed, if it can be)")
+
+
 class VoiceUpload(_Strict):
     """POST /v1/audio/voices, as multipart/form-data."""
     name: str = Field(min_length=1, max_length=64)
@@ -186,6 +195,12 @@ def json_body(model) -> dict:
 UPLOAD_TYPES = "audio/wav, audio/mpeg, audio/flac, audio/ogg, audio/webm, audio/mp4"
 
 
+def json_or_form_body(json_model, form_model, audio_field: str) -> dict:
+    body = json_body(json_model)
+    body["requestBody"]["content"].update(form_body(form_model, audio_field)["requestBody"]["content"])
+    return body
+
+
 def form_body(model, audio_field: str) -> dict:
     form = {"schema": _ref(model), "encoding": {audio_field: {"contentType": UPLOAD_TYPES}}}
     return {"requestBody": {"required": True, "content": {"multipart/form-data": form}}}
@@ -202,7 +217,7 @@ def _ref(model) -> dict:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-REQUEST_MODELS = (SpeechBody, VoiceUpload, ConsentUpload, AliasBody)
+REQUEST_MODELS = (SpeechBody, SpeechForm, VoiceUpload, ConsentUpload, AliasBody)
 
 
 def openapi(app) -> dict:

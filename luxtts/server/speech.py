@@ -11,9 +11,10 @@ import secrets
 from ..errors import InvalidOptionError, LuxTTSError, VoiceNotChosenError, VoiceNotFoundError
 from .body import discard_body, read_body, too_many_uploads
 from .codecs import CONTENT_TYPES, make_encoder, sent_whole
-from .errors import APIError, from_luxtts
+from .errors import APIError, bad_request, from_luxtts
+from .forms import file_field, is_form, text_field, uploaded_form
 from .inline import InlineVoice, PromptCache
-from .protocol import SpeechRequest, parse_json, parse_speech
+from .protocol import FIELDS, SpeechRequest, check_transcript, parse_json, parse_speech, typed_form
 from .scheduler import Done, Job, QueueFull
 from .uploads import encode_recording, readable_recording
 from .voice_names import load_voice
@@ -21,6 +22,10 @@ from .voices import voice_not_found
 
 logger = logging.getLogger("luxtts.server")
 MAX_JSON_BYTES = 1024 * 1024
+
+
+# a multipart speech request: the JSON fields, and the voice's transcript beside its file
+FORM_FIELDS = FIELDS + ("transcript",)
 
 
 def json_limit(settings) -> int:
@@ -38,8 +43,8 @@ def add_routes(app, state) -> None:
     async def voice_prompt(req: SpeechRequest, tts):
         if isinstance(req.voice, InlineVoice):
             def encode(voice: InlineVoice):
-                source = readable_recording(voice.audio, "voice.audio", state.settings)
-                return encode_recording(tts, source, voice.transcript, "voice.audio", "voice.transcript")
+                source = readable_recording(voice.audio, voice.audio_field, state.settings)
+                return encode_recording(tts, source, voice.transcript, voice.audio_field, voice.transcript_field)
 
             return await run_in_threadpool(inline_prompts.get_or_encode, req.voice, encode)
         try:
@@ -51,16 +56,22 @@ def add_routes(app, state) -> None:
 
     from . import schema as api
 
-    @app.post("/v1/audio/speech", openapi_extra=api.json_body(api.SpeechBody),
+    @app.post("/v1/audio/speech", openapi_extra=api.json_or_form_body(api.SpeechBody, api.SpeechForm, "voice"),
               responses={**api.audio_answer(), **api.errors(*api.COMMON, 400, 413, 429, 503)})
     async def speech(request: Request):
         s = state.settings
-        async with _upload_slot_if_large(request, state):
-            raw = await read_body(request, json_limit(s), "request body")
-            req = parse_speech(parse_json(raw), s.model_name, s.max_input_chars)
-            tts = state.require_model()
-            prompt = await voice_prompt(req, tts)
-            del raw
+        if is_form(request):  # the fields as a form, the voice a recording file: an upload, with its limits
+            async with uploaded_form(state, request, max_fields=len(FORM_FIELDS) + 2) as values:
+                req = parse_speech(typed_form(await _form_fields(values)), s.model_name, s.max_input_chars)
+                tts = state.require_model()
+                prompt = await voice_prompt(req, tts)
+        else:
+            async with _upload_slot_if_large(request, state):
+                raw = await read_body(request, json_limit(s), "request body")
+                req = parse_speech(parse_json(raw), s.model_name, s.max_input_chars)
+                tts = state.require_model()
+                prompt = await voice_prompt(req, tts)
+                del raw
         rid = request.scope.get("luxtts.request_id", "req_" + secrets.token_hex(8))
         infos = []
 
@@ -97,6 +108,33 @@ def add_routes(app, state) -> None:
         if sent_whole(req.response_format, streamed):
             return Response(await _whole(body, job, request.receive), media_type=media, headers=headers)
         return StreamingResponse(_watched(body, job, request.receive), media_type=media, headers=headers)
+
+
+async def _form_fields(values) -> dict:
+    """A multipart speech request -> its fields as parse_speech takes them; a ``voice`` file (with the optional
+    ``transcript``) becomes an inline voice, a ``voice`` text field names a library voice."""
+    unknown = sorted(set(values.keys()) - set(FORM_FIELDS))
+    if unknown:
+        raise bad_request(f"unrecognized form field(s) {unknown}; accepted: {list(FORM_FIELDS)}", unknown[0],
+                          "unknown_parameter")
+    body = {}
+    for name in FIELDS:
+        if name != "voice" and name in values:
+            value = text_field(values, name, limit=1_000_000)  # the JSON limits are checked by parse_speech
+            if value is not None:
+                body[name] = value
+    transcript = check_transcript(text_field(values, "transcript"), "transcript")
+    voice = values.get("voice")
+    if voice is None or isinstance(voice, str):
+        if transcript is not None:
+            raise bad_request("'transcript' goes with a 'voice' file (a recording); a library voice has its own",
+                              "transcript", "unknown_parameter")
+        if voice:
+            body["voice"] = voice
+    else:
+        audio, _ = await file_field(values, "voice")
+        body["voice"] = InlineVoice(audio, transcript, audio_field="voice", transcript_field="transcript")
+    return body
 
 
 def client_streams(req: SpeechRequest, headers) -> bool:

@@ -1,22 +1,15 @@
 """The voice library over HTTP: /v1/audio/voices and /v1/audio/voice_consents, on the shared voice store."""
 
 
-import asyncio
-import contextlib
-import logging
 import re
 
 from .. import errors as lux
-from .body import discard_body, replay, spool_body, too_many_uploads
-from .codecs import UploadTooLong, probe_seconds, readable_upload
 from .errors import APIError, bad_request, from_luxtts
+from .forms import file_field, text_field, uploaded_form
+from .uploads import encode_recording, readable_recording
 
-logger = logging.getLogger("luxtts.server")
 MAX_NAME = 64
-# Multipart overhead on top of the audio itself.
-_FORM_SLACK = 64 * 1024
 _BAD_NAME = re.compile(r"[\x00-\x1f\x7f/\\]")
-_AUDIO_TYPES = "wav, mp3, flac, ogg (vorbis or opus), webm, m4a/mp4 (aac)"
 
 
 def add_routes(app, state) -> None:
@@ -25,72 +18,10 @@ def add_routes(app, state) -> None:
     from . import schema as api
     from starlette.concurrency import run_in_threadpool
 
-    @contextlib.asynccontextmanager
-    async def uploaded_form(request: Request):
-        """The multipart fields of an upload, while this request holds one of the --max-uploads slots."""
-        limit = state.settings.max_upload_bytes + _FORM_SLACK
-        if not state.uploads.try_take():
-            await discard_body(request, limit)
-            raise too_many_uploads(state.uploads.limit)
-        try:
-            spool = await spool_body(request, limit, "upload")
-            try:
-                ctype = request.headers.get("content-type", "")
-                if not ctype.startswith("multipart/form-data"):
-                    raise bad_request(f"send the fields as multipart/form-data, got content type {ctype[:80]!r}",
-                                      None, "invalid_content_type")
-                try:
-                    values = await asyncio.to_thread(_parse_form, request.scope, spool,
-                                                     state.settings.max_upload_bytes + 1)
-                except Exception as exc:  # noqa: BLE001 - python-multipart raises several types for broken bodies
-                    raise bad_request(f"the multipart body cannot be parsed: {_short(exc)}", None,
-                                      "invalid_multipart") from None
-            finally:
-                spool.close()
-            try:
-                yield values
-            finally:
-                await values.close()  # file parts over 1 MB were spooled to temporary files
-        finally:
-            state.uploads.give_back()
-
-    async def upload(data, field: str):
-        if data is None or isinstance(data, str):
-            raise bad_request(f"'{field}' is required: an audio file ({_AUDIO_TYPES})", field,
-                              "missing_required_parameter")
-        raw = await data.read()
-        limit = state.settings.max_upload_bytes
-        if len(raw) > limit:
-            raise APIError(413, f"'{field}' is {len(raw)} bytes; the most accepted is {limit}", param=field,
-                           code="file_too_large")
-        if not raw:
-            raise bad_request(f"'{field}' is an empty file", field, "empty_audio")
-        seconds = probe_seconds(raw)
-        if seconds is not None and seconds > state.settings.max_upload_seconds:
-            raise APIError(413, f"'{field}' is {seconds:.1f} s long; the most accepted is "
-                                f"{state.settings.max_upload_seconds:g} s", param=field, code="audio_too_long")
-        filename = _safe_filename(data.filename or field)
-        try:
-            source = await run_in_threadpool(readable_upload, raw, field, state.settings.max_upload_seconds)
-        except lux.LuxTTSError as exc:
-            raise from_luxtts(exc, field) from None
-        except UploadTooLong as exc:
-            raise APIError(413, f"'{field}' holds more than {exc.seconds:g} s of audio, the most accepted",
-                           param=field, code="audio_too_long") from None
+    async def upload(values, field: str):
+        raw, filename = await file_field(values, field)
+        source = await run_in_threadpool(readable_recording, raw, field, state.settings)
         return raw, filename, source
-
-    def text_field(values, field: str, required: bool = False, limit: int = 20_000):
-        value = values.get(field)
-        if value is None or value == "":
-            if required:
-                raise bad_request(f"'{field}' is required", field, "missing_required_parameter")
-            return None
-        if not isinstance(value, str):
-            raise bad_request(f"'{field}' must be a text field, not a file", field, "invalid_type")
-        if len(value) > limit:
-            raise bad_request(f"'{field}' is {len(value)} characters; the most accepted is {limit}", field,
-                              "string_above_max_length")
-        return value
 
     upload_errors = api.errors(*api.COMMON, 400, 413, 429, 503)
 
@@ -98,7 +29,7 @@ def add_routes(app, state) -> None:
               responses={200: {"model": api.Voice}, **upload_errors, **api.errors(409)})
     async def create_voice(request: Request):
         tts = state.require_model()
-        async with uploaded_form(request) as values:
+        async with uploaded_form(state, request) as values:
             return await _create_voice(tts, values)
 
     async def _create_voice(tts, values):
@@ -116,22 +47,8 @@ def add_routes(app, state) -> None:
                 await run_in_threadpool(state.store.get_consent, consent)
             except (lux.ConsentNotFoundError, lux.InvalidOptionError):
                 raise _no_consent(consent, "consent") from None
-        raw, filename, source = await upload(values.get("audio_sample"), "audio_sample")
-        try:
-            prompt = await run_in_threadpool(tts.encode_prompt, source, text=transcript)
-        except lux.TranscriptionUnavailableError as exc:
-            raise from_luxtts(exc, "transcript") from None
-        except lux.TextError as exc:
-            raise from_luxtts(exc, "transcript") from None
-        except lux.LuxTTSError as exc:
-            raise from_luxtts(exc, "audio_sample") from None
-        except Exception as exc:  # noqa: BLE001 - only speech recognition can fail this way (model download...)
-            if transcript is not None:
-                raise
-            logger.warning("speech recognition failed: %s", type(exc).__name__)
-            raise bad_request(f"no 'transcript' was sent and speech recognition failed on this server "
-                              f"({type(exc).__name__}); send the words of the recording as 'transcript'",
-                              "transcript", "transcript_required") from None
+        raw, filename, source = await upload(values, "audio_sample")
+        prompt = await run_in_threadpool(encode_recording, tts, source, transcript, "audio_sample")
         try:
             record = await run_in_threadpool(
                 lambda: state.store.create(name, prompt, audio=raw, audio_filename=filename,
@@ -166,13 +83,13 @@ def add_routes(app, state) -> None:
     @app.post("/v1/audio/voice_consents", openapi_extra=api.form_body(api.ConsentUpload, "recording"),
               responses={200: {"model": api.Consent}, **upload_errors})
     async def create_consent(request: Request):
-        async with uploaded_form(request) as values:
+        async with uploaded_form(state, request) as values:
             return await _create_consent(values)
 
     async def _create_consent(values):
         language = text_field(values, "language", required=True, limit=35)
         name = text_field(values, "name", limit=256)
-        raw, filename, source = await upload(values.get("recording"), "recording")
+        raw, filename, source = await upload(values, "recording")
         try:
             from ..audio import load_audio, validate_prompt
 
@@ -238,12 +155,6 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _safe_filename(name: str) -> str:
-    base = re.split(r"[/\\]", name)[-1]
-    base = _BAD_NAME.sub("_", base)[:255]
-    return base or "upload"
-
-
 def voice_json(record) -> dict:
     return {"object": "audio.voice", "id": record.id, "name": record.name, "type": "audio_sample",
             "created_at": int(record.created_at)}
@@ -252,18 +163,3 @@ def voice_json(record) -> dict:
 def consent_json(record) -> dict:
     return {"object": "audio.voice_consent", "id": record.id, "name": record.name or "",
             "language": record.language, "created_at": int(record.created_at)}
-
-
-def _parse_form(scope, spool, max_part_size: int):
-    """Parse a spooled multipart body on a worker thread, in an event loop of its own: the parser is Python
-    working through up to --max-upload-mb of bytes, which would stall every other request on the server's loop."""
-    from starlette.requests import Request
-
-    async def parse():
-        return await Request(scope, replay(spool)).form(max_files=2, max_fields=16, max_part_size=max_part_size)
-
-    return asyncio.run(parse())
-
-
-def _short(exc: Exception) -> str:
-    return str(exc)[:200]

@@ -12,10 +12,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--uri", default=DEFAULT_URI,
                    help=f"where to listen: tcp://HOST:PORT or unix://PATH (default {DEFAULT_URI}: this machine "
                         "only; tcp://0.0.0.0:10200 for Home Assistant on another host)")
-    p.add_argument("--model", default=None, help="model folder or Hugging Face repo id (default: $LUXTTS_MODEL "
-                                                 "or YatharthS/LuxTTS)")
-    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    p.add_argument("--dtype", default=None, help="float32 (default), float16 or bfloat16")
+    from ..commands.common import add_model_args
+
+    add_model_args(p)  # --model, --device, --dtype as `luxtts speak` has them
     p.add_argument("--quantize", choices=["int8"], default=None, help="int8 linear layers (CPU, float32)")
     p.add_argument("--threads", type=int, default=None, help="intra-op threads (default: available cores)")
     p.add_argument("--voices-db", default=None, metavar="URL",
