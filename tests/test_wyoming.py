@@ -32,6 +32,7 @@ def library(tmp_path_factory, prompt):
     with open_store(str(db)) as store:
         store.create("arctic", prompt, audio=prompt_wav().read_bytes(), audio_filename="arctic.wav",
                      transcript=TRANSCRIPT)
+        store.set_alias("narrator", "arctic")
     return db
 
 
@@ -149,8 +150,9 @@ def test_streaming_form_speaks_each_sentence_once_it_is_complete(uri, expected_s
     assert 0.7 * expected_samples < samples < 1.3 * expected_samples
 
 
-@pytest.mark.parametrize("voice", [None, SynthesizeVoice(name="alloy"), SynthesizeVoice(language="en")])
-def test_no_voice_or_an_openai_name_means_the_library_only_voice(uri, voice):
+@pytest.mark.parametrize("voice", [None, SynthesizeVoice(name="alloy"), SynthesizeVoice(language="en"),
+                                   SynthesizeVoice(name="narrator")], ids=["none", "openai", "language", "alias"])
+def test_no_voice_an_openai_name_or_an_alias_reach_the_library_voice(uri, voice):
     events = asyncio.run(exchange(uri, [Synthesize(text="Hello there.", voice=voice).event()]))
     assert events[-1].type == "audio-stop" and chunks_of(events)
 
