@@ -112,6 +112,15 @@ def test_the_default_voice_answers_openai_s_names_and_library_names_win(folder, 
         assert echo.status_code == 200 and echo.content != carol.content
 
 
+def test_a_default_voice_missing_from_the_library_says_so(folder, tts, server):
+    settings = ServerSettings(model=str(folder), device="cpu", port=free_port(), voices_db=str(server[1]),
+                              default_voice="dora")
+    with live_server(settings, tts) as url:
+        response = speak(url, "alloy")
+    assert response.status_code == 400
+    assert "default voice 'dora'" in response.json()["error"]["message"]
+
+
 def test_a_library_with_one_voice_makes_it_the_default(folder, tts, tmp_path):
     settings = ServerSettings(model=str(folder), device="cpu", port=free_port(), voices_db=str(tmp_path / "v.db"))
     with live_server(settings, tts) as url:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..errors import VoiceNotChosenError, VoiceNotFoundError
+from ..errors import InvalidOptionError, VoiceNotChosenError, VoiceNotFoundError
 
 # OpenAI's built-in voices (its speech API and Realtime), as clients name them.
 OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse",
@@ -35,7 +35,12 @@ def load_voice(store, requested: Optional[str], default_voice: Optional[str]):
                 return store.load_prompt(target)
             if not is_openai_voice(requested):
                 raise
-    return store.load_prompt(_default(store, requested, default_voice))
+    key = _default(store, requested, default_voice)
+    try:
+        return store.load_prompt(key)
+    except (VoiceNotFoundError, InvalidOptionError):
+        raise VoiceNotChosenError(f"the default voice {key[:80]!r} (--default-voice) is not in the library: add it, "
+                                  "or restart the server with another --default-voice") from None
 
 
 def _default(store, requested: Optional[str], default_voice: Optional[str]) -> str:
