@@ -304,3 +304,32 @@ def test_the_command_serves_and_stops_on_sigterm(folder, library, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_full_queue_answers_busy(folder, tts, library, monkeypatch):
+    import luxtts.server.scheduler as scheduler
+
+    gate = Gate(scheduler.run_batch)
+    monkeypatch.setattr(scheduler, "run_batch", gate)
+    settings = ServerSettings(model=str(folder), device="cpu", voices_db=str(library), max_queue=1)
+    service = open_service(settings, WyomingOptions(), tts=tts)
+    try:
+        with live_wyoming(service) as uri:
+            async def both():
+                from wyoming.client import AsyncTcpClient
+
+                host, port = uri.removeprefix("tcp://").split(":")
+                async with AsyncTcpClient(host, int(port)) as first:
+                    await first.write_event(Synthesize(text=LONG).event())
+                    await read_until(first, ("audio-chunk",))
+                    assert await asyncio.to_thread(gate.reached.wait, 60)  # the first holds the only place
+                    second = await exchange(uri, [Synthesize(text="Hello.").event()])
+                    gate.open.set()
+                    return second, await read_until(first, ("audio-stop",))
+
+            second, first = asyncio.run(both())
+    finally:
+        gate.open.set()
+        service.close()
+    assert [e.type for e in second] == ["error"] and second[0].data["code"] == "busy"
+    assert first[-1].type == "audio-stop"
