@@ -96,10 +96,14 @@ def test_a_name_neither_in_the_library_nor_openai_s_is_not_found(server):
     assert response.status_code == 400 and response.json()["error"]["code"] == "voice_not_found"
 
 
+def with_default(folder, tts, db, name: str):
+    """Another server on the same library, with --default-voice NAME."""
+    settings = ServerSettings(model=str(folder), device="cpu", port=free_port(), voices_db=str(db), default_voice=name)
+    return live_server(settings, tts)
+
+
 def test_the_default_voice_answers_openai_s_names_and_library_names_win(folder, tts, server):
-    settings = ServerSettings(model=str(folder), device="cpu", port=free_port(), voices_db=str(server[1]),
-                              default_voice="carol")
-    with live_server(settings, tts) as url:
+    with with_default(folder, tts, server[1], "carol") as url:
         carol = speak(url, "carol")
         assert carol.status_code == 200
         for name in ("alloy", "ash", "Nova"):
@@ -113,9 +117,7 @@ def test_the_default_voice_answers_openai_s_names_and_library_names_win(folder, 
 
 
 def test_a_default_voice_missing_from_the_library_says_so(folder, tts, server):
-    settings = ServerSettings(model=str(folder), device="cpu", port=free_port(), voices_db=str(server[1]),
-                              default_voice="dora")
-    with live_server(settings, tts) as url:
+    with with_default(folder, tts, server[1], "dora") as url:
         response = speak(url, "alloy")
     assert response.status_code == 400
     assert "default voice 'dora'" in response.json()["error"]["message"]
