@@ -8,7 +8,7 @@ HELP = "serve speech over HTTP (OpenAI's /v1/audio/speech, a voice library, a we
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    from .settings import API_KEY_ENV, DEFAULT_PORT
+    from .settings import API_KEY_ENV, DEFAULT_PORT, ServerSettings
 
     p.add_argument("--model", default=None, help="model folder or Hugging Face repo id (default: $LUXTTS_MODEL "
                                                  "or YatharthS/LuxTTS)")
@@ -48,17 +48,20 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-open", action="store_true",
                    help="serve on a non-loopback --host without an API key (refused otherwise: anyone who reaches "
                         "the port could delete every voice)")
-    p.add_argument("--max-uploads", type=int, default=2,
-                   help="voice/consent uploads handled at once; more get 429 with Retry-After (default 2)")
-    p.add_argument("--max-connections", type=int, default=1000,
+    d = ServerSettings  # the defaults live on the settings, so that the help and the library agree
+    p.add_argument("--max-uploads", type=int, default=d.max_uploads,
+                   help=f"voice/consent uploads (and speech with an inline voice) handled at once; more get 429 with "
+                        f"Retry-After (default {d.max_uploads})")
+    p.add_argument("--max-connections", type=int, default=d.max_connections,
                    help="open connections at most; beyond it the oldest connection that has not sent a request "
-                        "head is closed, or the new one gets 503 (default 1000)")
-    p.add_argument("--header-timeout", type=float, default=10.0,
-                   help="seconds a client has to send a request's headers (default 10)")
-    p.add_argument("--body-timeout", type=float, default=30.0,
-                   help="seconds a request body may stall before the connection is closed (default 30)")
-    p.add_argument("--keep-alive", type=float, default=5.0,
-                   help="seconds an idle keep-alive connection stays open (default 5)")
+                        f"head is closed, or the new one gets 503 (default {d.max_connections})")
+    p.add_argument("--header-timeout", type=float, default=d.header_timeout,
+                   help=f"seconds a client has to send a request's headers (default {d.header_timeout:g})")
+    p.add_argument("--body-timeout", type=float, default=d.body_timeout,
+                   help=f"seconds a request body may stall before the connection is closed (default "
+                        f"{d.body_timeout:g})")
+    p.add_argument("--keep-alive", type=float, default=d.keep_alive_timeout,
+                   help=f"seconds an idle keep-alive connection stays open (default {d.keep_alive_timeout:g})")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"], help="server log level (default info)")
     from . import ray_cli
 

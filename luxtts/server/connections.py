@@ -30,10 +30,11 @@ _TICK = 1.0
 
 @dataclass(frozen=True)
 class ConnectionLimits:
-    max_connections: int = 1000
-    header_timeout: float = 10.0
-    body_timeout: float = 30.0
-    keep_alive_timeout: float = 5.0
+    """The rules above; ServerSettings holds their defaults."""
+    max_connections: int
+    header_timeout: float
+    body_timeout: float
+    keep_alive_timeout: float
 
 
 def raise_open_file_limit() -> int:
