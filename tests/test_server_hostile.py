@@ -291,3 +291,19 @@ def test_a_large_speech_body_an_inline_voice_holds_an_upload_slot(url):
         assert small.status_code == 200
     finally:
         slow.close()
+
+
+def test_the_security_page_quotes_the_defaults_the_server_has():
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "security.md").read_text(encoding="utf-8")
+    defaults = {"--max-uploads": ServerSettings.max_uploads, "--max-connections": ServerSettings.max_connections,
+                "--header-timeout": ServerSettings.header_timeout, "--body-timeout": ServerSettings.body_timeout,
+                "--keep-alive": ServerSettings.keep_alive_timeout, "--max-queue": ServerSettings.max_queue,
+                "--max-upload-mb": ServerSettings.max_upload_bytes / (1024 * 1024),
+                "--max-upload-seconds": ServerSettings.max_upload_seconds}
+    for flag, value in defaults.items():
+        quoted = re.search(rf"`{flag}` \[([0-9.]+)\]", page)
+        assert quoted is not None, flag
+        assert float(quoted.group(1)) == value, flag
