@@ -3,21 +3,13 @@ metadata and the report's pairs (its timings are the script's to print, not a te
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_script import load_benchmark
 
 
 def _script():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("compare_sherpa", REPO / "benchmarks" / "compare_sherpa.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("compare_sherpa")
 
 
 def test_generation_tokens_put_the_prompt_first():

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_script import load_benchmark
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("compare_upstream", REPO / "benchmarks" / "compare_upstream.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("compare_upstream")
 
 
 def test_upstream_layout_holds_the_same_model(tmp_path):

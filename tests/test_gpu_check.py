@@ -3,19 +3,14 @@ GPU will run is exercised before that day; what it prints on a CPU is no measure
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_script import load_benchmark
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("gpu_check", REPO / "benchmarks" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("gpu_check")
 
 
 def test_dry_run_reports_every_check(tmp_path, monkeypatch):
