@@ -212,3 +212,26 @@ def test_non_seekable_stream(tmp_path):
             return self._buf.readinto(b)
 
     assert torch.equal(load_audio(Pipe(path.read_bytes())).samples, load_audio(path).samples)
+
+
+def test_a_flac_of_unknown_length_loads_whole_or_cropped():
+    """A FLAC written to a pipe states no length (libsndfile then reports SF_COUNT_MAX frames): it loads, cropped
+    exactly as the same audio with a length, or whole but for at most the last 256 frames."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+    from audio_samples import flac_without_length
+
+    from luxtts.audio import load_audio
+
+    rate = 16000
+    samples = (np.random.default_rng(1).standard_normal(rate * 7) * 0.1).astype(np.float32)
+    stated = io.BytesIO()
+    sf.write(stated, samples, rate, format="FLAC")
+    unknown = flac_without_length(samples, rate)
+    cropped, reference = load_audio(unknown, rate, duration=3), load_audio(stated.getvalue(), rate, duration=3)
+    assert cropped.cropped and torch.equal(cropped.samples, reference.samples)
+    whole = load_audio(unknown, rate)
+    assert not whole.cropped and len(samples) - 256 <= whole.samples.shape[-1] <= len(samples)
+    assert torch.equal(whole.samples, load_audio(stated.getvalue(), rate).samples[..., : whole.samples.shape[-1]])

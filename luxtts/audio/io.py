@@ -175,11 +175,42 @@ def _from_file(source: object, duration: Optional[float]) -> Tuple[str, np.ndarr
             native, total, fmt = f.samplerate, f.frames, f.format
             log = f.extra_info
             keep = _crop_frames(duration, native)
-            data = f.read(frames=keep, dtype="float32", always_2d=True)
+            if total >= _UNKNOWN_LENGTH:
+                data, total = _read_unknown_length(f, keep)
+            else:
+                data = f.read(frames=keep, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, EOFError, OSError) as exc:
         raise AudioDecodeError(f"{name}: cannot decode as audio ({_describe(exc)})") from None
     _check_complete(name, fmt, log, data.shape[0], total if keep < 0 else min(keep, total))
     return name, data.T, native, total
+
+
+# libsndfile's frame count for a file whose header does not state its length (a FLAC written to a pipe
+# leaves total samples 0): SF_COUNT_MAX. Such a file is read a block at a time up to its end.
+_UNKNOWN_LENGTH = 2 ** 62
+
+
+def _read_unknown_length(f, keep: int) -> Tuple[np.ndarray, int]:
+    """Up to ``keep`` frames (all: -1) of a file of unknown length, and the frames seen: the total when it was
+    read to its end, else a lower bound one block past ``keep`` (so that the audio counts as cropped).
+    libsndfile fails the read that reaches the end of such a file, losing what that read would have returned:
+    small blocks keep the loss to the last few milliseconds."""
+    block = 256
+    parts = []
+    seen = 0
+    while keep < 0 or seen <= keep:
+        try:
+            got = f.read(frames=block, dtype="float32", always_2d=True)
+        except sf.LibsndfileError:
+            if not seen:
+                raise
+            break  # libsndfile seeks past the end of such a FLAC: that is its end
+        parts.append(got)
+        seen += got.shape[0]
+        if got.shape[0] < block:
+            break
+    data = np.concatenate(parts) if parts else np.zeros((0, f.channels), np.float32)
+    return (data if keep < 0 else data[:keep]), seen
 
 
 def _open_source(source: object) -> Tuple[str, object]:
