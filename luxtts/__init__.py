@@ -18,6 +18,11 @@ import os as _os
 # (2026-11-25). One utterance uses well under 128 shapes, so this bound costs no recompilation within one.
 _os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "128")
 _os.environ.setdefault("LRU_CACHE_CAPACITY", "128")
+# libgomp's threads spin 300,000 times at a barrier before they sleep. Where the cores are shared, the spinning
+# thread holds the core its late partner needs: with one core taken by another process, W1 int8 one pass took
+# 10.2-13.8 s at that default against 10.1-11.1 s at 10,000 (2026-12-04, docs/speed.md). libgomp reads it when it
+# loads, with torch: it applies when luxtts is imported first, as the CLI and the server do.
+_os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import importlib
 from typing import TYPE_CHECKING, Any

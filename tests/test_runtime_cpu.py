@@ -30,3 +30,17 @@ def test_peak_scales_with_threads_and_precision():
     assert estimated_peak_gflops(info, 8) == estimated_peak_gflops(info, 2)  # capped at the cores we have
     assert flops_per_cycle(info, "bfloat16") == 2 * flops_per_cycle(info, "float32")
     assert estimated_peak_gflops(CpuInfo(cores=2), 2) is None  # unknown clock
+
+
+def test_import_bounds_openmp_spinning_unless_the_user_set_it():
+    import os
+    import subprocess
+    import sys
+
+    code = "import luxtts, os; print(os.environ['GOMP_SPINCOUNT'])"
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "10000"
+    env["GOMP_SPINCOUNT"] = "5"
+    assert subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip() == "5"
