@@ -54,7 +54,6 @@ def _close_to(samples: int, expected: int, slack: float = 0.15) -> bool:
 
 
 def test_pipecat_openai_tts_service_in_a_pipeline(server, expected_samples):
-    pytest.importorskip("pipecat")
     from pipecat.frames.frames import EndFrame, ErrorFrame, TTSAudioRawFrame, TTSSpeakFrame
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.runner import PipelineRunner
@@ -90,7 +89,6 @@ def test_pipecat_openai_tts_service_in_a_pipeline(server, expected_samples):
 
 
 def _livekit_frames(server: str, streamed: bool):
-    pytest.importorskip("livekit.plugins.openai")
     from livekit.agents import tts as lk_tts
     from livekit.plugins import openai as lk_openai
 

@@ -7,8 +7,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-pytest.importorskip("wyoming")
-
 from wyoming.event import Event  # noqa: E402
 
 from luxtts.wyoming.events import BadEvent, read_event  # noqa: E402
