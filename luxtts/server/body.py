@@ -3,6 +3,7 @@ bound on how many uploads are handled at once."""
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 
 from .errors import APIError
@@ -60,6 +61,19 @@ async def discard_body(request, limit: int) -> None:
         size += len(chunk)
         if size > limit:
             return
+
+
+@contextlib.asynccontextmanager
+async def upload_slot(request, slots: "Slots", body_limit: int):
+    """Hold one of the --max-uploads slots for the block; none free: the body (up to ``body_limit``) is read and
+    dropped, so that the client reads the 429 rather than a reset connection."""
+    if not slots.try_take():
+        await discard_body(request, body_limit)
+        raise too_many_uploads(slots.limit)
+    try:
+        yield
+    finally:
+        slots.give_back()
 
 
 class Slots:

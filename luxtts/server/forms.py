@@ -5,7 +5,7 @@ import asyncio
 import contextlib
 import re
 
-from .body import discard_body, replay, spool_body, too_many_uploads
+from .body import replay, spool_body, upload_slot
 from .errors import bad_request, too_long
 
 # Multipart overhead on top of the audio itself.
@@ -22,10 +22,7 @@ def is_form(request) -> bool:
 async def uploaded_form(state, request, max_fields: int = 16):
     """The multipart fields of an upload, while this request holds one of the --max-uploads slots."""
     limit = state.settings.max_upload_bytes + FORM_SLACK
-    if not state.uploads.try_take():
-        await discard_body(request, limit)
-        raise too_many_uploads(state.uploads.limit)
-    try:
+    async with upload_slot(request, state.uploads, limit):
         spool = await spool_body(request, limit, "upload")
         try:
             if not is_form(request):
@@ -44,8 +41,6 @@ async def uploaded_form(state, request, max_fields: int = 16):
             yield values
         finally:
             await values.close()  # file parts over 1 MB were spooled to temporary files
-    finally:
-        state.uploads.give_back()
 
 
 def text_field(values, field: str, required: bool = False, limit: int = 20_000):

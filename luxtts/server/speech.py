@@ -9,7 +9,7 @@ import logging
 import secrets
 
 from ..errors import InvalidOptionError, LuxTTSError, VoiceNotChosenError, VoiceNotFoundError
-from .body import discard_body, read_body, too_many_uploads
+from .body import read_body, upload_slot
 from .codecs import CONTENT_TYPES, make_encoder, sent_whole
 from .errors import APIError, bad_request, from_luxtts
 from .forms import file_field, is_form, text_field, uploaded_form
@@ -179,13 +179,8 @@ async def _upload_slot_if_large(request, state):
     if length is not None and length.isdigit() and int(length) <= MAX_JSON_BYTES:
         yield
         return
-    if not state.uploads.try_take():
-        await discard_body(request, json_limit(state.settings))
-        raise too_many_uploads(state.uploads.limit)
-    try:
+    async with upload_slot(request, state.uploads, json_limit(state.settings)):
         yield
-    finally:
-        state.uploads.give_back()
 
 
 def _as_api_error(exc: Exception, rid: str) -> APIError:
