@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from ..options import MAX_SEED
 from .protocol import (FORMATS, MAX_GUIDANCE, MAX_INSTRUCTIONS, MAX_STEPS, MAX_T_SHIFT, MAX_TRANSCRIPT, SAMPLE_RATES,
                        SPEED_RANGE, STREAM_FORMATS)
+from .settings import ServerSettings
 
 AUDIO_TYPES = ("audio/mpeg", "audio/opus", "audio/aac", "audio/flac", "audio/wav", "audio/pcm")
 
@@ -57,7 +58,7 @@ class InlineVoice(_Strict):
 
 class SpeechBody(_Strict):
     """POST /v1/audio/speech (OpenAI's fields, then luxtts's own: seed .. sample_rate)."""
-    input: Words = Field(max_length=4096, description="the text to speak")
+    input: Words = Field(max_length=ServerSettings.max_input_chars, description="the text to speak (the default limit)")
     voice: Union[Words, VoiceId, InlineVoice] = Field(
         description="a voice name, id or alias from /v1/audio/voices, one of OpenAI's voice names (see "
                     "/v1/audio/voice_aliases), or a recording for this request only")
