@@ -150,6 +150,9 @@ class LuxTTS:
         self.vocoder = load_vocoder(self.files.vocoder_config, self.files.vocoder_weights,
                                     device=self.device, dtype=torch.float32)
         if quantize == "int8":
+            from .runtime import int8_attention_dtype, set_attention_dtype
+
+            set_attention_dtype(self.model, int8_attention_dtype())
             _int8_vocoder(self.vocoder)
         self.defaults = defaults_for(self.files.layout, self.model.is_distill)
         self._vocab_sha = vocab_fingerprint(self.tokenizer.token_to_id)
@@ -507,11 +510,12 @@ def _int8_vocoder(vocoder) -> None:
 
 def _quantizer(quantize: Optional[str], device: torch.device, dtype: torch.dtype):
     """The loader's per-layer transform for ``quantize`` (None: keep float)."""
-    from .runtime import check_quantize, int8_transform
+    from .runtime import check_quantize, int8_attention_dtype, int8_transform
 
     check_quantize(quantize)
     if quantize is None:
         return None
+    int8_attention_dtype()  # a bad $LUXTTS_INT8_ATTENTION is refused before anything loads
     if device.type != "cpu" or dtype != torch.float32:
         raise InvalidOptionError(
             f"quantize='int8' runs on the CPU in float32; got device={device.type!r}, dtype={dtype}. "

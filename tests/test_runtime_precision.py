@@ -3,7 +3,7 @@
 Documented bounds (README / luxtts.runtime): on every model golden case, the sampled features
 (``features_out``, log-mel x 0.1) have SNR >= 30 dB against the golden and max abs error <= 0.5, and the
 velocity at t = 0.3 SNR >= 30 dB. Measured on the golden models (2026-11): int8 >= 38.8 dB / max 0.16,
-bfloat16 >= 40.2 dB / max 0.13 (features). A broken path (wrong scales, a layer left out of a cast) lands
+bfloat16 >= 40.2 dB / max 0.13 (features); int8 with bfloat16 attention (2026-12-04) the same to 0.1 dB. A broken path (wrong scales, a layer left out of a cast) lands
 far below 30 dB.
 """
 
@@ -15,7 +15,8 @@ import torch
 
 from conftest import GOLDEN_DIR, golden_cases, load_golden
 from luxtts.model import load_acoustic_model
-from luxtts.runtime import Int8Linear, int8_transform, optimize_model, quantized_report, snr_db
+from luxtts.runtime import (Int8Linear, int8_attention_dtype, int8_transform, optimize_model, quantized_report,
+                            set_attention_dtype, snr_db)
 
 MIN_SNR_DB = 30.0
 MAX_ABS_FEATURES = 0.5
@@ -29,8 +30,12 @@ def model_for(subdir: str, variant: str):
         folder = GOLDEN_DIR / subdir
         files = (folder / "model.pt", folder / "config.json", folder / "tokens.txt")
         if variant.startswith("int8"):
-            engine = variant.partition("-")[2] or None
-            _models[key] = load_acoustic_model(*files, linear_transform=int8_transform(engine))
+            base, _, attention = variant.partition("+")
+            engine = base.partition("-")[2] or None
+            model = load_acoustic_model(*files, linear_transform=int8_transform(engine))
+            # as LuxTTS(quantize="int8") sets it: the automatic choice, or the one the variant names
+            set_attention_dtype(model, int8_attention_dtype(attention.removesuffix("-attention") or None))
+            _models[key] = model
         else:
             _models[key] = optimize_model(load_acoustic_model(*files), dtype=variant)
     return _models[key]
@@ -44,7 +49,11 @@ def all_cases():
 ENGINE_VARIANTS = [f"int8-{e}" for e in ("x86", "onednn") if e in torch.backends.quantized.supported_engines]
 
 
-@pytest.mark.parametrize("variant", ["int8", "bfloat16"] + ENGINE_VARIANTS)
+# int8 with each attention precision whatever this CPU's automatic choice is (see luxtts.runtime.attention).
+ATTENTION_VARIANTS = ["int8+float32-attention", "int8+bfloat16-attention"]
+
+
+@pytest.mark.parametrize("variant", ["int8", "bfloat16"] + ENGINE_VARIANTS + ATTENTION_VARIANTS)
 @pytest.mark.parametrize("subdir,case", all_cases())
 def test_within_documented_bound_of_fp32(variant, subdir, case):
     g = load_golden(subdir, case["file"])
@@ -175,3 +184,46 @@ def test_int8_vocoder_stays_close_to_the_golden_waveform(case):
     want = g["merged_48k"]
     n = min(got.shape[-1], want.shape[-1])
     assert snr_db(got[..., :n], want[..., :n]) >= MIN_VOCODER_SNR_DB
+
+
+def test_int8_attention_choice_and_errors(monkeypatch):
+    from luxtts.errors import InvalidOptionError
+    from luxtts.runtime.attention import native_bfloat16
+
+    monkeypatch.delenv("LUXTTS_INT8_ATTENTION", raising=False)
+    assert int8_attention_dtype() == (torch.bfloat16 if native_bfloat16() else torch.float32)
+    monkeypatch.setenv("LUXTTS_INT8_ATTENTION", " Float32 ")
+    assert int8_attention_dtype() == torch.float32
+    assert int8_attention_dtype("bfloat16") == torch.bfloat16  # an explicit request wins over the environment
+    monkeypatch.setenv("LUXTTS_INT8_ATTENTION", "fp16")
+    with pytest.raises(InvalidOptionError, match=r"\$LUXTTS_INT8_ATTENTION must be one of auto, bfloat16, float32; got 'fp16'"):
+        int8_attention_dtype()
+
+
+def test_bfloat16_attention_weights_and_values():
+    """The attention weights come out in the score dtype, each row a distribution; the values' sum comes back in
+    the values' dtype, close to float32's; every AttentionWeights of a model is set."""
+    from luxtts.model.attention import AttentionWeights, compact_rel_positions
+    from luxtts.model.linear import attend
+
+    torch.manual_seed(0)
+    layer = AttentionWeights(channels=32, pos_dim=16, num_heads=2, query_head_dim=8, pos_head_dim=4).eval()
+    x = torch.randn(2, 37, 32)
+    with torch.inference_mode():
+        pos = layer.project_positions(compact_rel_positions(37, 16))
+        want = layer(x, pos)
+        layer.score_dtype = torch.bfloat16
+        pos_bf16 = layer.project_positions(compact_rel_positions(37, 16))
+        got = layer(x, pos_bf16)
+        values = torch.randn(2, 37, 2, 5)
+        mixed = attend(got, values)
+        exact = attend(want, values)
+    assert pos_bf16.dtype == got.dtype == torch.bfloat16 and want.dtype == torch.float32
+    assert torch.allclose(got.float().sum(-1), torch.ones(2, 2, 37), atol=1e-2)
+    assert snr_db(got, want) > 35
+    assert mixed.dtype == torch.float32 and mixed.shape == exact.shape == (2, 37, 10)
+    assert snr_db(mixed, exact) > 35
+    model = model_for("model_distill", "int8+float32-attention")
+    layers = [m for m in model.modules() if isinstance(m, AttentionWeights)]
+    assert set_attention_dtype(model, torch.float32) == len(layers) > 0
+    assert all(m.score_dtype == torch.float32 for m in layers)

@@ -36,7 +36,14 @@ def compact_rel_positions(length: int, dim: int, device=None) -> Tensor:
 
 
 class AttentionWeights(nn.Module):
-    """Multi-head attention weights with relative-position scores (no 1/sqrt(d): it is folded into the weights)."""
+    """Multi-head attention weights with relative-position scores (no 1/sqrt(d): it is folded into the weights).
+
+    ``score_dtype`` (None: the input's) is the dtype the scores, the softmax and the weights it returns are
+    computed in; int8 models set it to bfloat16 on CPUs with native bfloat16 products (see
+    :func:`luxtts.runtime.attention_dtype`).
+    """
+
+    score_dtype: Optional[torch.dtype] = None
 
     def __init__(self, channels: int, pos_dim: int, num_heads: int, query_head_dim: int, pos_head_dim: int) -> None:
         super().__init__()
@@ -50,7 +57,8 @@ class AttentionWeights(nn.Module):
         """pe: (2T - 1, pos_dim) -> per-head position keys (1, H, pos_head_dim, 2T - 1), contiguous."""
         n = pe.shape[0]
         proj = self.linear_pos(pe.to(self.linear_pos.weight.dtype))
-        return proj.reshape(n, self.num_heads, self.pos_head_dim).permute(1, 2, 0).unsqueeze(0).contiguous()
+        proj = proj.reshape(n, self.num_heads, self.pos_head_dim).permute(1, 2, 0).unsqueeze(0)
+        return proj.to(self.score_dtype or proj.dtype).contiguous()
 
     def forward(self, x: Tensor, pos: Tensor, key_mask: Optional[Tensor] = None) -> Tensor:
         """x: (B, T, C); pos: from :meth:`project_positions`; key_mask: (B, 1, 1, T) bool, True = ignore.
@@ -60,6 +68,8 @@ class AttentionWeights(nn.Module):
         b, t, _ = x.shape
         h, dq, dp = self.num_heads, self.query_head_dim, self.pos_head_dim
         proj = self.in_proj(x)
+        if self.score_dtype is not None:
+            proj = proj.to(self.score_dtype)
         q = proj[..., : h * dq].reshape(b, t, h, dq).transpose(1, 2)
         k = proj[..., h * dq : 2 * h * dq].reshape(b, t, h, dq).permute(0, 2, 3, 1)
         p = proj[..., 2 * h * dq :].reshape(b, t, h, dp).transpose(1, 2)

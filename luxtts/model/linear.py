@@ -146,5 +146,10 @@ def attend(weights: Tensor, values: Tensor) -> Tensor:
             return torch.stack(rows)
         except RuntimeError:
             _onednn_failed.add(weights.dtype)
-    per_head = values.transpose(1, 2).contiguous()  # (B, H, S, d)
-    return torch.matmul(weights, per_head).transpose(1, 2).reshape(b, t, -1)
+    # (B, H, S, d) in the weights' dtype: bfloat16 weights (see AttentionWeights.score_dtype) take their values
+    # in bfloat16 within the same copy, and the result goes back to the values' dtype.
+    if values.dtype == weights.dtype:
+        per_head = values.transpose(1, 2).contiguous()
+    else:
+        per_head = values.new_empty(values.transpose(1, 2).shape, dtype=weights.dtype).copy_(values.transpose(1, 2))
+    return torch.matmul(weights, per_head).transpose(1, 2).reshape(b, t, -1).to(values.dtype)

@@ -10,11 +10,12 @@ float32); torch.compile of the decoder step took 1.80-1.87 s against 1.55 s (bef
 ~130 s of compilation. Neither earned a place in the runtime.
 """
 
+from .attention import int8_attention_dtype, set_attention_dtype
 from .precision import cast_model, snr_db
 from .quantize import Int8Linear, check_quantize, int8_engine, int8_transform, quantize_int8, quantized_report
 
 __all__ = ["optimize_model", "cast_model", "snr_db", "quantize_int8", "int8_transform", "int8_engine", "quantized_report", "Int8Linear",
-           "is_quantized"]
+           "is_quantized", "int8_attention_dtype", "set_attention_dtype"]
 
 
 def is_quantized(model) -> bool:
@@ -25,11 +26,13 @@ def is_quantized(model) -> bool:
 def optimize_model(model, quantize=None, dtype=None):
     """Apply ``dtype`` (None/float32, bfloat16, float16) then ``quantize`` (None or "int8") to an acoustic model.
 
-    Returns the model. int8 needs float32 weights and a CPU model; it quantizes every large linear layer.
+    Returns the model. int8 needs float32 weights and a CPU model; it quantizes every large linear layer and
+    sets the attention's dtype (:func:`int8_attention_dtype`).
     """
     if dtype is not None:
         model = cast_model(model, dtype)
     check_quantize(quantize)
     if quantize is not None:
         model = quantize_int8(model)
+        set_attention_dtype(model, int8_attention_dtype())
     return model
