@@ -18,6 +18,16 @@ SLOPE = 0.08
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
+@pytest.fixture(scope="module", autouse=True, params=["four passes", "softplus kernel"])
+def tail_kernel(request):
+    """Every test here runs with each float32 Swoosh formulation, whichever this CPU picks (see
+    luxtts.model.layers._softplus_kernel_is_faster)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(L, "_softplus_kernel_is_faster", lambda: request.param == "softplus kernel")
+    yield request.param
+    mp.undo()
+
+
 def tail_reference(z: torch.Tensor) -> torch.Tensor:
     """softplus(z) - 0.08 z in float64 (exact enough to judge float32)."""
     z = z.double()
