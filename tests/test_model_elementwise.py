@@ -3,6 +3,7 @@ plain definitions in float64, over the whole float range: huge, tiny, subnormal,
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -175,3 +176,32 @@ def test_all_head_blocks_equal_per_head_blocks(masked):
         A._all_head_blocks(q, k, p, pos, key_mask, other)
         whole = A._whole_weights(q, k, p, pos, key_mask)
     assert (one - other).abs().max().item() < 1e-6 and (one - whole).abs().max().item() < 1e-6
+
+
+@pytest.mark.parametrize("frames,batch", [(257, 1), (1000, 1), (300, 3)])
+def test_feed_forward_row_blocks_equal_the_whole(frames, batch, monkeypatch):
+    """Past one block of rows, the CPU path runs the feed-forward block by block: float32 gives what the whole
+    tensor at once gives; int8 (a quantization scale per block instead of one) stays as close to float32 as the
+    whole tensor's int8 result is. With gradients the whole tensor is used (and gradients flow)."""
+    from luxtts.runtime import quantize_int8, snr_db
+
+    torch.manual_seed(0)
+    ff = L.FeedForward(48, 96).eval()
+    x = torch.randn(batch, frames, 48)
+    assert frames * batch > L._FF_BLOCK_ROWS
+    with torch.inference_mode():
+        blocked = ff(x, residual=x)
+        monkeypatch.setattr(L, "_FF_BLOCK_ROWS", 10**9)
+        whole = ff(x, residual=x)
+    torch.testing.assert_close(blocked, whole, rtol=1e-6, atol=1e-6)
+    assert blocked.shape == x.shape
+    monkeypatch.undo()
+    q = quantize_int8(copy.deepcopy(ff))
+    with torch.inference_mode():
+        q_blocked = q(x, residual=x)
+    assert snr_db(q_blocked - x, whole - x) > 30
+    xg = x.clone().requires_grad_(True)
+    ff.train()
+    y = ff(xg, residual=xg)
+    y.sum().backward()
+    assert xg.grad is not None and xg.grad.shape == x.shape
