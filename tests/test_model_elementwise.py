@@ -205,3 +205,4 @@ def test_feed_forward_row_blocks_equal_the_whole(frames, batch, monkeypatch):
     y = ff(xg, residual=xg)
     y.sum().backward()
     assert xg.grad is not None and xg.grad.shape == x.shape
+
