@@ -82,8 +82,8 @@ def serve(generate, prompt_frames):
 '''
 
 _OURS_WORKER = _COMMON + r'''
+from luxtts import LuxTTS  # first, as a user's script would: it sets libgomp's spin count before torch loads it
 import torch
-from luxtts import LuxTTS
 spec = json.loads(sys.argv[1])
 torch.set_num_threads(spec["threads"])
 tts = LuxTTS.from_pretrained(spec["model"], device="cpu", threads=spec["threads"], **spec["load"])
