@@ -135,6 +135,11 @@ class LuxTTS:
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
         linear_transform = _quantizer(quantize, self.device, self.dtype)
+        attention_dtype = None
+        if linear_transform is not None:
+            from .runtime import int8_attention_dtype
+
+            attention_dtype = int8_attention_dtype()  # a bad $LUXTTS_INT8_ATTENTION is refused before anything loads
         self.quantize = quantize
         apply_threads(threads, self.device)
         self.files: ModelFiles = resolve_model(model_path, vocoder=vocoder)
@@ -150,9 +155,9 @@ class LuxTTS:
         self.vocoder = load_vocoder(self.files.vocoder_config, self.files.vocoder_weights,
                                     device=self.device, dtype=torch.float32)
         if quantize == "int8":
-            from .runtime import int8_attention_dtype, set_attention_dtype
+            from .runtime import set_attention_dtype
 
-            set_attention_dtype(self.model, int8_attention_dtype())
+            set_attention_dtype(self.model, attention_dtype)
             _int8_vocoder(self.vocoder)
         self.defaults = defaults_for(self.files.layout, self.model.is_distill)
         self._vocab_sha = vocab_fingerprint(self.tokenizer.token_to_id)
@@ -510,12 +515,11 @@ def _int8_vocoder(vocoder) -> None:
 
 def _quantizer(quantize: Optional[str], device: torch.device, dtype: torch.dtype):
     """The loader's per-layer transform for ``quantize`` (None: keep float)."""
-    from .runtime import check_quantize, int8_attention_dtype, int8_transform
+    from .runtime import check_quantize, int8_transform
 
     check_quantize(quantize)
     if quantize is None:
         return None
-    int8_attention_dtype()  # a bad $LUXTTS_INT8_ATTENTION is refused before anything loads
     if device.type != "cpu" or dtype != torch.float32:
         raise InvalidOptionError(
             f"quantize='int8' runs on the CPU in float32; got device={device.type!r}, dtype={dtype}. "

@@ -40,7 +40,7 @@ class AttentionWeights(nn.Module):
 
     ``score_dtype`` (None: the input's) is the dtype the scores, the softmax and the weights it returns are
     computed in; int8 models set it to bfloat16 on CPUs with native bfloat16 products (see
-    :func:`luxtts.runtime.attention_dtype`).
+    :func:`luxtts.runtime.int8_attention_dtype`).
     """
 
     score_dtype: Optional[torch.dtype] = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -84,8 +84,9 @@ def _swoosh_tail(shifted: Tensor) -> Tensor:
     """softplus(z) - 0.08 z for z = x - shift: the part of a Swoosh left once its constants are folded into the
     neighbouring biases.
 
-    On the CPU it runs as log(exp(z) + 1) - 0.08 z in float32: torch's softplus kernel pays for a vectorised
-    log1p that costs 3x a log, so four passes cost less than its two (1364 x 1536 on one Xeon core: 2.3 ms
+    On the CPU it runs as log(exp(z) + 1) - 0.08 z in float32 (except float32 input where
+    :func:`_softplus_kernel_is_faster`, AMD): torch's softplus kernel pays for a vectorised log1p that costs 3x
+    a log, so four passes cost less than its two (1364 x 1536 on one Xeon core: 2.3 ms
     against 4.3 ms over memory, 1.9-2.4 ms block by block in L2). Adding 1 before the log loses
     nothing that matters: its absolute error (below 6e-8) is under 3e-7 of the result, which is never below
     0.27. exp overflows for z > 88.7; a block where that happens (its sum is not finite) is redone with
@@ -134,36 +135,12 @@ def _blockwise_ok(x: Tensor) -> bool:
     )
 
 
-# Rows (frames x batch) per block of the CPU path of frame-by-frame work (see in_row_blocks). Measured (AMD Zen 4, 2 threads, 2026-12-04, 1364
+# Rows (frames x batch) per block of FeedForward's CPU path. Measured (AMD Zen 4, 2 threads, 2026-12-04, 1364
 # frames, 512 channels, interleaved): the whole tensor at once against 256-row blocks, hidden 1152 / 1536 / 1920:
 # int8 12.2 / 15.9 / 19.9 against 8.6 / 10.7 / 13.6 ms, float32 20.6 / 28.0 / 32.3 against 19.5 / 25.4 / 30.6
 # ms; 128 rows was slower in float32, 512 and more gave back part of the gain. The convolution module's
 # frame-by-frame parts in such blocks gained nothing (W1 one pass int8 0.999x, float32 1.006x).
 _FF_BLOCK_ROWS = 256
-
-
-def in_row_blocks(fn: Callable[[Tensor, Optional[Tensor]], Tensor], x: Tensor, residual: Optional[Tensor],
-                  module: nn.Module) -> Tensor:
-    """``fn(x, residual)`` for a frame-by-frame computation on (..., C) tensors, run in blocks of
-    ``_FF_BLOCK_ROWS`` rows on the CPU so that its wide intermediates stay in cache and never exist whole.
-
-    The whole tensor at once where blocks cannot help or would get in the way: one block or less, other devices,
-    autograd (``module``'s parameters or the inputs need gradients), tracing for export.
-    """
-    rows = x.shape[:-1].numel()
-    if (rows <= _FF_BLOCK_ROWS or x.device.type != "cpu" or tracing() or needs_grad(x, residual)
-            or needs_grad(*module.parameters()) or (residual is not None and residual.shape[:-1] != x.shape[:-1])):
-        return fn(x, residual)
-    flat = x.reshape(rows, x.shape[-1])
-    flat_res = None if residual is None else residual.reshape(rows, residual.shape[-1])
-    out = None
-    for start in range(0, rows, _FF_BLOCK_ROWS):
-        stop = min(rows, start + _FF_BLOCK_ROWS)
-        block = fn(flat[start:stop], None if flat_res is None else flat_res[start:stop])
-        if out is None:
-            out = block.new_empty(rows, block.shape[-1])
-        out[start:stop] = block
-    return out.view(*x.shape[:-1], out.shape[-1])
 
 
 class FeedForward(nn.Module):
@@ -182,7 +159,19 @@ class FeedForward(nn.Module):
 
     def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
         """Returns ``residual + ff(x)`` when ``residual`` is given (added inside the last GEMM)."""
-        return in_row_blocks(self._rows, x, residual, self)
+        rows = x.shape[:-1].numel()
+        if (rows <= _FF_BLOCK_ROWS or x.device.type != "cpu" or tracing() or needs_grad(x, residual)
+                or needs_grad(*self.parameters()) or (residual is not None and residual.shape != x.shape)):
+            return self._rows(x, residual)
+        # Each frame on its own: run in blocks of rows, so that the hidden activation (up to 4x the channels)
+        # stays in cache between the three steps and never exists whole.
+        flat = x.reshape(rows, x.shape[-1])
+        flat_res = None if residual is None else residual.reshape(rows, residual.shape[-1])
+        out = flat.new_empty(rows, self.out_proj.out_features)
+        for start in range(0, rows, _FF_BLOCK_ROWS):
+            stop = min(rows, start + _FF_BLOCK_ROWS)
+            out[start:stop] = self._rows(flat[start:stop], None if flat_res is None else flat_res[start:stop])
+        return out.view(*x.shape[:-1], out.shape[-1])
 
     def _rows(self, x: Tensor, residual: Optional[Tensor]) -> Tensor:
         return self.out_proj(_swoosh_tail(self.in_proj(x)), residual)

@@ -148,8 +148,5 @@ def attend(weights: Tensor, values: Tensor) -> Tensor:
             _onednn_failed.add(weights.dtype)
     # (B, H, S, d) in the weights' dtype: bfloat16 weights (see AttentionWeights.score_dtype) take their values
     # in bfloat16 within the same copy, and the result goes back to the values' dtype.
-    if values.dtype == weights.dtype:
-        per_head = values.transpose(1, 2).contiguous()
-    else:
-        per_head = values.new_empty(values.transpose(1, 2).shape, dtype=weights.dtype).copy_(values.transpose(1, 2))
+    per_head = values.transpose(1, 2).to(weights.dtype, memory_format=torch.contiguous_format)
     return torch.matmul(weights, per_head).transpose(1, 2).reshape(b, t, -1).to(values.dtype)

@@ -60,18 +60,18 @@ def add_routes(app, state) -> None:
               responses={**api.audio_answer(), **api.errors(*api.COMMON, 400, 413, 429, 503)})
     async def speech(request: Request):
         s = state.settings
+
+        async def prepared(body):
+            req = parse_speech(body, s.model_name, s.max_input_chars)
+            tts = state.require_model()
+            return req, tts, await voice_prompt(req, tts)
+
         if is_form(request):  # the fields as a form, the voice a recording file: an upload, with its limits
             async with uploaded_form(state, request, max_fields=len(FORM_FIELDS) + 2) as values:
-                req = parse_speech(typed_form(await _form_fields(values)), s.model_name, s.max_input_chars)
-                tts = state.require_model()
-                prompt = await voice_prompt(req, tts)
+                req, tts, prompt = await prepared(typed_form(await _form_fields(values)))
         else:
             async with _upload_slot_if_large(request, state):
-                raw = await read_body(request, json_limit(s), "request body")
-                req = parse_speech(parse_json(raw), s.model_name, s.max_input_chars)
-                tts = state.require_model()
-                prompt = await voice_prompt(req, tts)
-                del raw
+                req, tts, prompt = await prepared(parse_json(await read_body(request, json_limit(s), "request body")))
         rid = request.scope.get("luxtts.request_id", "req_" + secrets.token_hex(8))
         infos = []
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 _VOICE_COLUMNS = "id, name, created_at, transcript, consent_id, audio_filename, vocab_sha256, imported_from"
 _CONSENT_COLUMNS = "id, name, language, created_at, audio_filename"
 _ALIAS_COLUMNS = "a.alias, a.voice_id, v.name, a.created_at"
+_ALIASES = "luxtts_aliases a JOIN luxtts_voices v ON v.id = a.voice_id"  # an alias with the voice it names
 _LISTED = 10
 
 
@@ -243,8 +244,7 @@ class VoiceStore:
         if not isinstance(alias, str):
             raise InvalidOptionError(f"an alias is a string, got {type(alias).__name__}")
         with self._db.transaction(write=True) as tx:
-            row = tx.one(f"SELECT {_ALIAS_COLUMNS} FROM luxtts_aliases a JOIN luxtts_voices v ON v.id = a.voice_id "
-                         "WHERE a.alias = ?", (alias,))
+            row = tx.one(f"SELECT {_ALIAS_COLUMNS} FROM {_ALIASES} WHERE a.alias = ?", (alias,))
             tx.run("DELETE FROM luxtts_aliases WHERE alias = ?", (alias,))
         if row is None:
             known = ", ".join(a.alias for a in self.aliases()) or "none"
@@ -254,15 +254,13 @@ class VoiceStore:
     def aliases(self) -> List[AliasRecord]:
         """Every alias, by alias."""
         with self._db.transaction() as tx:
-            rows = tx.rows(f"SELECT {_ALIAS_COLUMNS} FROM luxtts_aliases a JOIN luxtts_voices v ON v.id = a.voice_id "
-                           "ORDER BY a.alias")
+            rows = tx.rows(f"SELECT {_ALIAS_COLUMNS} FROM {_ALIASES} ORDER BY a.alias")
         return [AliasRecord(*row) for row in rows]
 
     def alias_target(self, alias: str) -> Optional[str]:
         """The id of the voice ``alias`` names, or None."""
         with self._db.transaction() as tx:
-            row = tx.one("SELECT a.voice_id FROM luxtts_aliases a JOIN luxtts_voices v ON v.id = a.voice_id "
-                         "WHERE a.alias = ?", (alias,))
+            row = tx.one(f"SELECT a.voice_id FROM {_ALIASES} WHERE a.alias = ?", (alias,))
         return row[0] if row else None
 
     # ------------------------------------------------------------------------------------------ consents
