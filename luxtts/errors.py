@@ -170,3 +170,7 @@ class ConsentNotFoundError(LuxTTSError, KeyError):
 
 class VoiceStoreError(LuxTTSError, RuntimeError):
     """The voice library cannot be opened or used (bad URL, unreachable server, newer schema, missing driver)."""
+
+
+class NativeKernelError(LuxTTSError, RuntimeError):
+    """$LUXTTS_NATIVE=on, but the native CPU kernel cannot be built or loaded here (the message says why)."""

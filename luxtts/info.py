@@ -38,6 +38,9 @@ def report(model: Optional[str], device: str, fetch: bool = True) -> List[Tuple[
         files = resolve_model(name)
         lines += [("model", name), ("folder", str(files.folder)), ("variant", _variant(files)),
                   ("vocoder", "48 kHz dual-head Vocos" if files.vocoder_is_48k else "24 kHz Vocos")]
+    from .runtime import native
+
+    lines.append(("native kernel", native.status()))
     backend = available_backend()
     lines.append(("asr", backend or 'none (pass --voice-text, or pip install "luxtts[asr]")'))
     lines.append(("voices", f"{len(list_voices())} in {library_location()}"))

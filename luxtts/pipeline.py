@@ -142,6 +142,10 @@ class LuxTTS:
             attention_dtype = int8_attention_dtype()  # a bad $LUXTTS_INT8_ATTENTION is refused before anything loads
         self.quantize = quantize
         apply_threads(threads, self.device)
+        if self.device.type == "cpu":
+            from .runtime import native
+
+            native.kernels()  # built (or found cached) now, not in the first request; a bad $LUXTTS_NATIVE fails here
         self.files: ModelFiles = resolve_model(model_path, vocoder=vocoder)
 
         from .model import load_acoustic_model

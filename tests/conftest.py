@@ -7,6 +7,12 @@ from pathlib import Path
 # around -11) by up to 0.6, with upstream's code as with ours (2026-11-30, Xeon: 8 golden feature checks off,
 # all within 1e-6 with this set). MKL reads it once, at its first call, so it is set before anything runs.
 os.environ.setdefault("MKL_CBWR", "AVX")
+# The native kernel (luxtts.runtime.native) is built once per test session in a private folder of its own, not in
+# the user's cache; subprocesses inherit the folder and reuse the build.
+if not os.environ.get("LUXTTS_KERNEL_DIR"):
+    import tempfile
+
+    os.environ["LUXTTS_KERNEL_DIR"] = tempfile.mkdtemp(prefix="luxtts-kernels-")
 
 import pytest  # noqa: E402
 

@@ -14,19 +14,24 @@ from hypothesis import strategies as st
 
 from luxtts.model import layers as L
 from luxtts.model.attention import _times_tanh
+from luxtts.runtime import native
 
 SLOPE = 0.08
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 
 
-@pytest.fixture(scope="module", autouse=True, params=["four passes", "softplus kernel"])
+@pytest.fixture(scope="module", autouse=True, params=["four passes", "softplus kernel", "fused C kernel"])
 def tail_kernel(request):
-    """Every test here runs with each float32 Swoosh formulation, whichever this CPU picks (see
+    """Every test here runs with each float32 Swoosh formulation: the C kernel of luxtts.runtime.native (built
+    here: the test needs GCC), and the two torch ones that run without it, whichever this CPU picks (see
     luxtts.model.layers._softplus_kernel_is_faster)."""
     mp = pytest.MonkeyPatch()
     mp.setattr(L, "_softplus_kernel_is_faster", lambda: request.param == "softplus kernel")
+    mp.setenv(native.NATIVE_ENV, "on" if request.param == "fused C kernel" else "off")
+    native.reset()
     yield request.param
     mp.undo()
+    native.reset()
 
 
 def tail_reference(z: torch.Tensor) -> torch.Tensor:

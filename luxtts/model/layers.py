@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..runtime import native
 from ..runtime.cpu import cpu_info
 from .linear import Linear, needs_grad, tracing, version_of
 
@@ -84,7 +85,8 @@ def _swoosh_tail(shifted: Tensor) -> Tensor:
     """softplus(z) - 0.08 z for z = x - shift: the part of a Swoosh left once its constants are folded into the
     neighbouring biases.
 
-    On the CPU it runs as log(exp(z) + 1) - 0.08 z in float32 (except float32 input where
+    On the CPU in float32 it is one pass of :mod:`luxtts.runtime.native`'s C kernel where that builds. Without it,
+    it runs as log(exp(z) + 1) - 0.08 z in float32 (except float32 input where
     :func:`_softplus_kernel_is_faster`, AMD): torch's softplus kernel pays for a vectorised log1p that costs 3x
     a log, so four passes cost less than its two (1364 x 1536 on one Xeon core: 2.3 ms
     against 4.3 ms over memory, 1.9-2.4 ms block by block in L2). Adding 1 before the log loses
@@ -92,6 +94,10 @@ def _swoosh_tail(shifted: Tensor) -> Tensor:
     0.27. exp overflows for z > 88.7; a block where that happens (its sum is not finite) is redone with
     softplus, so large, infinite and NaN inputs give what they gave before.
     """
+    if shifted.dtype == torch.float32 and _blockwise_ok(shifted):
+        kernels = native.kernels()
+        if kernels is not None:
+            return kernels.swoosh_tail(shifted, _SWOOSH_SLOPE)
     if not _blockwise_ok(shifted) or (shifted.dtype == torch.float32 and _softplus_kernel_is_faster()):
         return F.softplus(shifted).add_(shifted, alpha=-_SWOOSH_SLOPE)
     out = torch.empty_like(shifted)

@@ -3,7 +3,8 @@
 Nothing here changes what the model computes in its default float32 form; each transform is opt-in and
 returns the model it was given, changed in place.
 
-Eager PyTorch is the only backend. Measured against it on the reference CPU (W1 shape, 2 threads, 2026-11-25;
+Eager PyTorch is the only backend; one elementwise step, the Swoosh tail, has a C kernel of our own
+(:mod:`luxtts.runtime.native`, built with the system's GCC when there is one, ``$LUXTTS_NATIVE``). Measured against it on the reference CPU (W1 shape, 2 threads, 2026-11-25;
 ``benchmarks/compare_backends.py``): ONNX Runtime with our own export of the decoder step took 1.653 s a step
 against 1.376 s, and its dynamic int8 model 1.377 s against 0.662 s for ours at the same SNR (23.3 dB against
 float32); torch.compile of the decoder step took 1.80-1.87 s against 1.55 s (before the Swoosh folding) after

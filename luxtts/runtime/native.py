@@ -1,0 +1,268 @@
+"""A small C kernel for the CPU, compiled on first use with the system's GCC: the Swoosh tail in one pass.
+
+Why C: torch has no fused softplus(z) - 0.08 z, and its softplus kernel alone was 15% of an int8 pass (a
+vectorised log1p that costs three logs). One branch-free loop over the activation, exp and log1p as
+polynomials, ran 2.4x faster than torch's softplus on a 256 x 1536 block (2 threads, AMD Zen 4) and took an
+int8 W1 pass to 0.93x of its time (see docs/speed.md, round 5).
+
+The kernel is optional and never a new requirement: without GCC (or off Linux) the torch formulations in
+:mod:`luxtts.model.layers` run as before. ``$LUXTTS_NATIVE`` chooses: ``auto`` (default: use it when it
+builds), ``off``, ``on`` (a build failure is an error, with the reason).
+
+The built library is cached under ``$LUXTTS_KERNEL_DIR`` (default ``$XDG_CACHE_HOME/luxtts/kernels``), named by
+a hash of the source, the compiler's version, the flags and the CPU, so a change to any of them builds afresh.
+Loading a shared object runs its code, so the folder must be ours and writable by nobody else, and a file is
+written under a temporary name and renamed into place only once the compiler has finished.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from ..errors import InvalidOptionError, NativeKernelError
+
+NATIVE_ENV = "LUXTTS_NATIVE"
+KERNEL_DIR_ENV = "LUXTTS_KERNEL_DIR"
+NATIVE_MODES = ("auto", "off", "on")
+ABI_VERSION = 1
+SOURCE = Path(__file__).with_name("native") / "swoosh.c"
+# OpenMP: the loop is split over torch's own thread count. GCC's libgomp has the soname torch's Linux wheels
+# bundle, so the kernel binds to the copy torch already loaded (one runtime and one thread pool, checked in
+# _check_one_openmp).
+_BASE_FLAGS = ("-O3", "-fopenmp", "-fPIC", "-shared", "-std=c99")
+_OPENMP_NAMES = ("libgomp", "libiomp", "libomp")
+
+
+@dataclass(frozen=True)
+class NativeKernels:
+    """The loaded library; :meth:`swoosh_tail` is what :mod:`luxtts.model.layers` calls."""
+
+    library: ctypes.CDLL
+    path: Path
+
+    def swoosh_tail(self, z, slope: float):
+        """softplus(z) - slope z for a contiguous float32 CPU tensor ``z``; a new tensor of its shape."""
+        import torch
+
+        out = torch.empty_like(z)
+        self.library.luxtts_swoosh_tail(z.data_ptr(), out.data_ptr(), z.numel(), slope, torch.get_num_threads())
+        return out
+
+
+def native_mode() -> str:
+    """$LUXTTS_NATIVE, checked: one of ``auto``, ``off``, ``on``."""
+    mode = os.environ.get(NATIVE_ENV, "auto").strip().lower()
+    if mode not in NATIVE_MODES:
+        raise InvalidOptionError(f"${NATIVE_ENV} must be one of {list(NATIVE_MODES)}, got {mode!r}")
+    return mode
+
+
+def kernel_dir() -> Path:
+    """Where built kernels are cached: $LUXTTS_KERNEL_DIR, else $XDG_CACHE_HOME/luxtts/kernels."""
+    if os.environ.get(KERNEL_DIR_ENV):
+        return Path(os.environ[KERNEL_DIR_ENV])
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "luxtts" / "kernels"
+
+
+def kernels() -> Optional[NativeKernels]:
+    """The native kernels, built on first use; None when $LUXTTS_NATIVE is off, or auto and they cannot be built
+    here (:func:`unavailable_reason` says why). With ``on``, that case raises :class:`NativeKernelError`."""
+    mode = native_mode()
+    if mode == "off":
+        return None
+    loaded, reason = _load(str(kernel_dir()))
+    if loaded is None and mode == "on":
+        raise NativeKernelError(f"${NATIVE_ENV}=on but the native kernel is unavailable: {reason}. "
+                                f"Set {NATIVE_ENV}=auto to run without it.")
+    return loaded
+
+
+def unavailable_reason() -> Optional[str]:
+    """Why :func:`kernels` gives None (None when it gives the kernels)."""
+    if native_mode() == "off":
+        return f"${NATIVE_ENV}=off"
+    return _load(str(kernel_dir()))[1]
+
+
+def status() -> str:
+    """One line for ``luxtts info``."""
+    try:
+        reason = unavailable_reason()
+    except InvalidOptionError as e:
+        return str(e)
+    if reason is None:
+        return f"fused C Swoosh kernel ({_load(str(kernel_dir()))[0].path})"
+    return f"not used: {reason}"
+
+
+def reset() -> None:
+    """Forget what was loaded (tests change the environment between calls)."""
+    _load.cache_clear()
+
+
+@functools.lru_cache(maxsize=None)
+def _load(folder: str) -> Tuple[Optional[NativeKernels], Optional[str]]:
+    try:
+        return _build_and_load(Path(folder)), None
+    except NativeKernelError as e:
+        return None, str(e)
+
+
+def _compiler() -> Tuple[str, str]:
+    """(path, version line) of a GCC: $CC if set, else gcc, else cc. Only GCC: its libgomp is torch's."""
+    names = [os.environ["CC"]] if os.environ.get("CC") else ["gcc", "cc"]
+    for name in names:
+        path = shutil.which(name)
+        if path is None:
+            continue
+        try:
+            out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if out.returncode == 0 and "Free Software Foundation" in out.stdout:
+            return path, out.stdout.splitlines()[0]
+    raise NativeKernelError(f"no GCC found (looked for {', '.join(names)}; a C compiler such as "
+                            "`apt-get install gcc` enables it)")
+
+
+def _flags() -> List[str]:
+    machine = platform.machine().lower()
+    tuning = "-mcpu=native" if machine in ("aarch64", "arm64") else "-march=native"
+    return [*_BASE_FLAGS, tuning]
+
+
+def _cpu_identity() -> str:
+    from .cpu import cpu_info
+
+    info = cpu_info()
+    return f"{platform.machine()} {info.vendor} {info.model_name} {' '.join(sorted(info.flags))}"
+
+
+def _build_and_load(folder: Path) -> NativeKernels:
+    if not sys.platform.startswith("linux"):
+        raise NativeKernelError(f"built only on Linux (this is {sys.platform})")
+    if not SOURCE.is_file():
+        raise NativeKernelError(f"its source {SOURCE} is missing from this installation")
+    compiler, version = _compiler()
+    flags = _flags()
+    source = SOURCE.read_bytes()
+    digest = hashlib.sha256(b"\0".join([source, version.encode(), " ".join(flags).encode(),
+                                        _cpu_identity().encode()])).hexdigest()[:20]
+    _private_folder(folder)
+    target = folder / f"swoosh-{digest}.so"
+    if target.exists():
+        _check_owned(target)
+        try:
+            return _open(target)
+        except NativeKernelError:
+            target.unlink()  # a damaged or foreign file: build it again, once
+    _compile(compiler, flags, folder, target)
+    return _open(target)
+
+
+def _private_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise NativeKernelError(f"cannot create the kernel folder {folder} ({e.strerror}); set ${KERNEL_DIR_ENV}") from e
+    _check_owned(folder)
+
+
+def _check_owned(path: Path) -> None:
+    """Refuse a file or folder that another user owns or that group or others may write: code is loaded from it."""
+    info = path.stat()
+    if info.st_uid != os.getuid():
+        raise NativeKernelError(f"{path} belongs to another user (uid {info.st_uid}); refusing to load code from it")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise NativeKernelError(f"{path} is writable by group or others (mode {stat.S_IMODE(info.st_mode):o}); "
+                                "refusing to load code from it")
+
+
+def _compile(compiler: str, flags: List[str], folder: Path, target: Path) -> None:
+    fd, partial = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=folder)
+    os.close(fd)
+    try:
+        try:
+            out = subprocess.run([compiler, *flags, "-o", partial, str(SOURCE)], capture_output=True, text=True,
+                                 timeout=300)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise NativeKernelError(f"the compiler {compiler} could not run ({e})") from e
+        if out.returncode != 0:
+            detail = (out.stderr or out.stdout).strip().splitlines()[-1:] or [""]
+            raise NativeKernelError(f"the compiler {compiler} exited with {out.returncode}: {detail[0]}")
+        os.chmod(partial, 0o700)
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+
+
+def _open(path: Path) -> NativeKernels:
+    import torch  # noqa: F401  (torch's OpenMP runtime must be loaded first, for the kernel to bind to it)
+
+    try:
+        library = ctypes.CDLL(str(path))
+        version = library.luxtts_native_version
+        kernel = library.luxtts_swoosh_tail
+    except (OSError, AttributeError) as e:
+        raise NativeKernelError(f"{path} does not load as the kernel library ({e})") from e
+    version.restype = ctypes.c_int
+    version.argtypes = []
+    if version() != ABI_VERSION:
+        raise NativeKernelError(f"{path} has ABI version {version()}, expected {ABI_VERSION}")
+    kernel.restype = None
+    kernel.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int]
+    _check_one_openmp()
+    kernels = NativeKernels(library, path)
+    _self_test(kernels)
+    return kernels
+
+
+def openmp_runtimes() -> List[str]:
+    """The OpenMP runtimes mapped into this process (from /proc/self/maps), one path each."""
+    try:
+        lines = Path("/proc/self/maps").read_text().splitlines()
+    except OSError:
+        return []
+    found = set()
+    for line in lines:
+        path = line.split()[-1] if len(line.split()) >= 6 else ""
+        if any(Path(path).name.startswith(name) for name in _OPENMP_NAMES):
+            found.add(path)
+    return sorted(found)
+
+
+def _check_one_openmp() -> None:
+    runtimes = openmp_runtimes()
+    if len(runtimes) > 1:
+        raise NativeKernelError(f"loading it mapped a second OpenMP runtime ({', '.join(runtimes)}): two thread "
+                                "pools would compete for the cores")
+
+
+def _self_test(kernels: NativeKernels) -> None:
+    """The library computes what torch computes, on values across the range, before anything uses it."""
+    import torch
+    import torch.nn.functional as F
+
+    z = torch.cat([torch.linspace(-100.0, 100.0, 4001), torch.tensor([0.0, -0.0, 1e-30, -1e-30, 1e30, -1e30,
+                                                                       float("-inf"), float("nan")])])
+    got = kernels.swoosh_tail(z, 0.08)
+    want = F.softplus(z.double(), threshold=40.0) - 0.08 * z.double()
+    finite = want.isfinite()
+    error = ((got.double() - want).abs() / want.abs().clamp_min(1e-30))[finite].max().item()
+    if not (error <= 1e-6 and torch.equal(got.isnan(), want.isnan())
+            and torch.equal(got.isinf(), want.isinf())):
+        raise NativeKernelError(f"{kernels.path} failed its self-test (relative error {error:.3g})")
