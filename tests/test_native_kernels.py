@@ -42,7 +42,6 @@ def test_builds_into_a_private_folder_and_reuses_the_build(kernel_dir, monkeypat
     [name] = built_files(kernel_dir)
     assert name.startswith("swoosh-") and name.endswith(".so")
     assert stat.S_IMODE(kernel_dir.stat().st_mode) == 0o700
-    assert len(native.openmp_runtimes()) == 1
     assert str(kernels.path) in native.status()
 
     def no_compiler(*args, **kwargs):
@@ -52,6 +51,27 @@ def test_builds_into_a_private_folder_and_reuses_the_build(kernel_dir, monkeypat
     monkeypatch.setattr(native, "_compile", no_compiler)
     again = native.kernels()
     assert again is not None and again.path == kernels.path
+
+
+def test_another_librarys_openmp_copy_does_not_stop_it(kernel_dir):
+    # faster-whisper's ctranslate2 maps a private libgomp; the kernel binds to torch's and is used all the same.
+    script = ("import ctranslate2, torch; from luxtts.runtime import native; k = native.kernels(); "
+              "print(len(native.openmp_runtimes()), k is not None, native.unavailable_reason())")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "True", "None"]
+
+
+def test_a_second_openmp_runtime_brought_by_the_kernel_is_refused(monkeypatch):
+    torch_gomp, private_copy, system_gomp = "/torch/lib/libgomp.so.1", "/other/libgomp-1234.so.1", "/usr/lib/libgomp.so.1"
+    monkeypatch.setattr(native, "openmp_runtimes", lambda: [torch_gomp, private_copy])
+    native._check_no_new_openmp({torch_gomp, private_copy})  # the kernel bound to what was there
+    monkeypatch.setattr(native, "openmp_runtimes", lambda: [torch_gomp, system_gomp])
+    with pytest.raises(NativeKernelError, match=r"mapped a second OpenMP runtime \(/usr/lib/libgomp.so.1, beside "
+                                                r"/torch/lib/libgomp.so.1\)"):
+        native._check_no_new_openmp({torch_gomp})
+    native._check_no_new_openmp(set())  # torch without OpenMP: the kernel's runtime is the only one
 
 
 def test_off_gives_none_and_a_bad_mode_names_the_variable(kernel_dir, monkeypatch):

@@ -40,7 +40,7 @@ ABI_VERSION = 1
 SOURCE = Path(__file__).with_name("native") / "swoosh.c"
 # OpenMP: the loop is split over torch's own thread count. GCC's libgomp has the soname torch's Linux wheels
 # bundle, so the kernel binds to the copy torch already loaded (one runtime and one thread pool, checked in
-# _check_one_openmp).
+# _check_no_new_openmp).
 _BASE_FLAGS = ("-O3", "-fopenmp", "-fPIC", "-shared", "-std=c99")
 _OPENMP_NAMES = ("libgomp", "libiomp", "libomp")
 
@@ -213,6 +213,7 @@ def _compile(compiler: str, flags: List[str], folder: Path, target: Path) -> Non
 def _open(path: Path) -> NativeKernels:
     import torch  # noqa: F401  (torch's OpenMP runtime must be loaded first, for the kernel to bind to it)
 
+    mapped_before = set(openmp_runtimes())
     try:
         library = ctypes.CDLL(str(path))
         version = library.luxtts_native_version
@@ -225,7 +226,7 @@ def _open(path: Path) -> NativeKernels:
         raise NativeKernelError(f"{path} has ABI version {version()}, expected {ABI_VERSION}")
     kernel.restype = None
     kernel.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int]
-    _check_one_openmp()
+    _check_no_new_openmp(mapped_before)
     kernels = NativeKernels(library, path)
     _self_test(kernels)
     return kernels
@@ -245,11 +246,14 @@ def openmp_runtimes() -> List[str]:
     return sorted(found)
 
 
-def _check_one_openmp() -> None:
-    runtimes = openmp_runtimes()
-    if len(runtimes) > 1:
-        raise NativeKernelError(f"loading it mapped a second OpenMP runtime ({', '.join(runtimes)}): two thread "
-                                "pools would compete for the cores")
+def _check_no_new_openmp(mapped_before: set) -> None:
+    """Loading the kernel must not have brought an OpenMP runtime of its own next to one already mapped (torch's):
+    two thread pools would compete for the cores. Other libraries' private copies (ctranslate2 ships one, under
+    its own soname) are no concern of ours: they were mapped before and stay apart."""
+    added = set(openmp_runtimes()) - mapped_before
+    if added and mapped_before:
+        raise NativeKernelError(f"loading it mapped a second OpenMP runtime ({', '.join(sorted(added))}, beside "
+                                f"{', '.join(sorted(mapped_before))}): two thread pools would compete for the cores")
 
 
 def _self_test(kernels: NativeKernels) -> None:
