@@ -29,6 +29,9 @@ def looks_like_voice_id(value: str) -> bool:
     return bool(_VOICE_ID.match(value))
 
 
+_SHOWN_MAX = 72  # characters of a refused name's repr in the message
+
+
 def check_name(name: str) -> str:
     """Return ``name`` if it can name a voice, else raise InvalidOptionError saying what is wrong.
 
@@ -40,7 +43,10 @@ def check_name(name: str) -> str:
         raise InvalidOptionError(f"a voice name must be a string, got {type(name).__name__}")
     if _NAME.match(name) and not name.endswith(VOICE_SUFFIX) and not looks_like_voice_id(name):
         return name
-    shown = repr(name) if len(name) <= 64 else f"{name[:32]!r}... ({len(name)} characters)"
+    # repr spells an unprintable character in up to 10 (\U0001f23c): the message is bounded by its repr's length
+    shown = repr(name)
+    if len(shown) > _SHOWN_MAX:
+        shown = f"{shown[:_SHOWN_MAX - 8]}... ({len(name)} characters)"
     if len(name) > 64:
         why = f"it is {len(name)} characters long"
     elif "\x00" in name:
