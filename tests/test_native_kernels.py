@@ -1,8 +1,9 @@
-"""luxtts.runtime.native: the C Swoosh kernel is built with this machine's GCC, cached safely, reused, refused when
+"""luxtts.runtime.native: the C kernels (Swoosh, bfloat16 value products) are built with this machine's GCC, cached safely, reused, refused when
 its folder or file cannot be trusted, and computes what torch computes; without a compiler everything still runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import subprocess
@@ -15,6 +16,7 @@ import torch.nn.functional as F
 
 from luxtts.errors import InvalidOptionError, NativeKernelError
 from luxtts.runtime import native
+from luxtts.runtime.attention import native_bfloat16
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def test_builds_into_a_private_folder_and_reuses_the_build(kernel_dir, monkeypat
     kernels = native.kernels()
     assert kernels is not None and native.unavailable_reason() is None
     [name] = built_files(kernel_dir)
-    assert name.startswith("swoosh-") and name.endswith(".so")
+    assert name.startswith("kernels-") and name.endswith(".so")
     assert stat.S_IMODE(kernel_dir.stat().st_mode) == 0o700
     assert str(kernels.path) in native.status()
 
@@ -202,3 +204,89 @@ def test_luxtts_checks_the_setting_and_builds_at_load(folder, kernel_dir, tmp_pa
     native.reset()
     LuxTTS(str(folder), device="cpu", threads=None)
     assert len(built_files(kernel_dir)) == 1  # built at load, before the first request
+
+
+# The value kernel is built where the CPU has AVX-512 BF16 (where int8 models keep their attention in bfloat16).
+needs_attend = pytest.mark.skipif(not native_bfloat16(), reason="no AVX-512 BF16 on this CPU: no value kernel")
+
+
+@needs_attend
+def test_a_cpu_with_bfloat16_products_gets_the_value_kernel(kernel_dir):
+    assert native.kernels().attend_widths == (8, 12)
+    assert "bfloat16 value products (" in native.status()
+
+
+def test_without_the_value_kernel_attend_runs_torchs_product(kernel_dir, monkeypatch):
+    from luxtts.model.linear import attend
+
+    kernels = native.kernels()
+    without = dataclasses.replace(kernels, attend_widths=())
+    monkeypatch.setattr(native, "kernels", lambda: without)
+    weights = torch.rand(1, 4, 20, 20).softmax(-1).to(torch.bfloat16)
+    values = torch.randn(1, 20, 4, 12)
+    with torch.inference_mode():
+        got = attend(weights, values)
+    per_head = values.transpose(1, 2).to(torch.bfloat16, memory_format=torch.contiguous_format)
+    assert torch.equal(got, torch.matmul(weights, per_head).transpose(1, 2).reshape(1, 20, -1).float())
+
+
+@needs_attend
+@pytest.mark.parametrize("d", [8, 12])
+@pytest.mark.parametrize("b,h,t,s", [(1, 4, 1, 1), (1, 4, 667, 667), (2, 3, 33, 31), (1, 1, 17, 32), (1, 2, 5, 65),
+                                     (1, 4, 130, 1364)])
+def test_value_kernel_sums_the_bfloat16_operands_in_float32(kernel_dir, b, h, t, s, d):
+    kernels = native.kernels()
+    torch.manual_seed(t * s)
+    weights = (torch.randn(b, h, t, s) * 3).softmax(-1).to(torch.bfloat16)
+    values = torch.randn(b, s, h, d) * 4
+    got = kernels.attend_bf16(weights, values)
+    want = native.attend_reference(weights, values)
+    assert got.shape == (b, t, h * d) and got.dtype == torch.float32
+    # float32 sums of products that bfloat16 holds exactly: within float32 rounding of the sum, ~1e-6 here;
+    # torch's product, rounded to bfloat16, is ~1e-2 off
+    assert (got.double() - want).abs().max().item() <= 1e-5
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = kernels.attend_bf16(weights, values)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(got, single)  # each row is one thread's, summed in the same order
+
+
+@needs_attend
+def test_value_kernel_refuses_another_width(kernel_dir):
+    kernels = native.kernels()
+    weights = torch.rand(1, 2, 4, 4).softmax(-1).to(torch.bfloat16)
+    with pytest.raises(NativeKernelError, match=r"value heads \(8, 12\) wide, not 7"):
+        kernels.attend_bf16(weights, torch.randn(1, 4, 2, 7))
+
+
+@needs_attend
+def test_attend_uses_the_value_kernel_only_where_it_applies(kernel_dir, monkeypatch):
+    from luxtts.model.linear import attend
+
+    assert native.kernels() is not None  # built (and self-tested) before the calls are counted
+    d = 12
+    torch.manual_seed(0)
+    weights = (torch.randn(1, 4, 50, 50) * 2).softmax(-1)
+    values = torch.randn(1, 50, 4, d)
+    calls = []
+    real = native.NativeKernels.attend_bf16
+    monkeypatch.setattr(native.NativeKernels, "attend_bf16", lambda self, w, v: calls.append(1) or real(self, w, v))
+    with torch.inference_mode():
+        fused = attend(weights.to(torch.bfloat16), values)
+        assert calls == [1]
+        want = native.attend_reference(weights.to(torch.bfloat16), values)
+        assert (fused.double() - want).abs().max().item() <= 1e-5
+        attend(weights, values)  # float32 weights
+        attend(weights.to(torch.bfloat16), torch.randn(1, 50, 1, 384))  # the non-linear attention's wide head
+        attend(weights.to(torch.bfloat16).transpose(2, 3), values)  # not contiguous
+        monkeypatch.setenv(native.NATIVE_ENV, "off")
+        plain = attend(weights.to(torch.bfloat16), values)
+    assert calls == [1]
+    # torch's product rounds each sum to bfloat16: close to the kernel's, not equal
+    assert not torch.equal(fused, plain) and (fused - plain).abs().max().item() <= 0.05
+    grad_values = values.clone().requires_grad_()
+    out = attend(weights.to(torch.bfloat16), grad_values)
+    assert calls == [1] and out.requires_grad

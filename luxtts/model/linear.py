@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..runtime import native
+
 _ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 _onednn_failed: set = set()
 
@@ -131,9 +133,17 @@ def attend(weights: Tensor, values: Tensor) -> Tensor:
     batched matmul is 1.1-1.8x faster than per-head oneDNN inner products in bfloat16, for the non-linear
     attention's one 384-wide head, and for float32 up to ~1000 keys; for float32 beyond that with narrow heads
     (d = 12: 1.3x at 1364 keys, 1.9x at 2700) MKL handles the thin operand poorly and oneDNN's inner product,
-    with the values as its (d, S) weight, is the faster one.
+    with the values as its (d, S) weight, is the faster one. bfloat16 weights with float32 values as wide as
+    :mod:`luxtts.runtime.native`'s value kernel takes (12, the published models' value heads, and 8, on CPUs with
+    AVX-512 BF16) go to that kernel, which also sums in float32 rather than rounding the sums to bfloat16.
     """
     b, h, t, s = weights.shape
+    if (weights.dtype == torch.bfloat16 and values.dtype == torch.float32 and weights.device.type == "cpu"
+            and values.device.type == "cpu" and weights.is_contiguous() and not tracing()
+            and not needs_grad(weights, values)):
+        kernels = native.kernels()
+        if kernels is not None and values.shape[-1] in kernels.attend_widths:
+            return kernels.attend_bf16(weights, values)
     if (s >= _INNER_PRODUCT_MIN_KEYS and values.shape[-1] < _INNER_PRODUCT_MAX_DIM and weights.dtype == torch.float32
             and onednn_linear_usable(weights, values)):
         try:

@@ -1,9 +1,12 @@
-"""A small C kernel for the CPU, compiled on first use with the system's GCC: the Swoosh tail in one pass.
+"""Small C kernels for the CPU, compiled on first use with the system's GCC: the Swoosh tail in one pass, and
+the int8 models' attention-weighted sums of 12-wide value heads from bfloat16 weights.
 
 Why C: torch has no fused softplus(z) - 0.08 z, and its softplus kernel alone was 15% of an int8 pass (a
 vectorised log1p that costs three logs). One branch-free loop over the activation, exp and log1p as
 polynomials, ran 2.4x faster than torch's softplus on a 256 x 1536 block (2 threads, AMD Zen 4) and took an
-int8 W1 pass to 0.93x of its time (see docs/speed.md, round 5).
+int8 W1 pass to 0.93x of its time (see docs/speed.md, round 5). The value product: torch's GEMM for a
+(T, T) x (T, 12) bfloat16 product runs far below the CPU's bfloat16 rate and waits on memory for weights that
+left the cache since they were written (see native/attend.c and docs/speed.md, round 6).
 
 The kernel is optional and never a new requirement: without GCC (or off Linux) the torch formulations in
 :mod:`luxtts.model.layers` run as before. ``$LUXTTS_NATIVE`` chooses: ``auto`` (default: use it when it
@@ -36,8 +39,8 @@ from ..errors import InvalidOptionError, NativeKernelError
 NATIVE_ENV = "LUXTTS_NATIVE"
 KERNEL_DIR_ENV = "LUXTTS_KERNEL_DIR"
 NATIVE_MODES = ("auto", "off", "on")
-ABI_VERSION = 1
-SOURCE = Path(__file__).with_name("native") / "swoosh.c"
+ABI_VERSION = 2
+SOURCES = tuple(Path(__file__).with_name("native") / name for name in ("swoosh.c", "attend.c"))
 # OpenMP: the loop is split over torch's own thread count. GCC's libgomp has the soname torch's Linux wheels
 # bundle, so the kernel binds to the copy torch already loaded (one runtime and one thread pool, checked in
 # _check_no_new_openmp).
@@ -47,10 +50,12 @@ _OPENMP_NAMES = ("libgomp", "libiomp", "libomp")
 
 @dataclass(frozen=True)
 class NativeKernels:
-    """The loaded library; :meth:`swoosh_tail` is what :mod:`luxtts.model.layers` calls."""
+    """The loaded library; :meth:`swoosh_tail` is what :mod:`luxtts.model.layers` calls, :meth:`attend_bf16`
+    what :func:`luxtts.model.linear.attend` calls for value heads as wide as one of :attr:`attend_widths`."""
 
     library: ctypes.CDLL
     path: Path
+    attend_widths: Tuple[int, ...]  # value-head widths attend_bf16 computes (none without AVX-512 BF16)
 
     def swoosh_tail(self, z, slope: float):
         """softplus(z) - slope z for a contiguous float32 CPU tensor ``z``; a new tensor of its shape."""
@@ -58,6 +63,21 @@ class NativeKernels:
 
         out = torch.empty_like(z)
         self.library.luxtts_swoosh_tail(z.data_ptr(), out.data_ptr(), z.numel(), slope, torch.get_num_threads())
+        return out
+
+    def attend_bf16(self, weights, values):
+        """weights (B, H, T, S) contiguous bfloat16, values (B, S, H, d) float32 on the CPU, d one of
+        :attr:`attend_widths` -> (B, T, H * d) float32: each head's weights times its values, summed in float32."""
+        import torch
+
+        b, h, t, s = weights.shape
+        d = values.shape[-1]
+        values_t = values.permute(0, 2, 3, 1).to(torch.bfloat16, memory_format=torch.contiguous_format)
+        out = torch.empty(b, t, h * d, dtype=torch.float32)
+        status = self.library.luxtts_attend_bf16(weights.data_ptr(), values_t.data_ptr(), out.data_ptr(), b, h, t, s,
+                                                 d, torch.get_num_threads())
+        if status != 0:
+            raise NativeKernelError(f"the attention kernel takes value heads {self.attend_widths} wide, not {d}")
         return out
 
 
@@ -104,7 +124,9 @@ def status() -> str:
     except InvalidOptionError as e:
         return str(e)
     if reason is None:
-        return f"fused C Swoosh kernel ({_load(str(kernel_dir()))[0].path})"
+        loaded = _load(str(kernel_dir()))[0]
+        attend = "bfloat16 value products" if loaded.attend_widths else "no bfloat16 value products (no AVX-512 BF16)"
+        return f"fused C Swoosh kernel, {attend} ({loaded.path})"
     return f"not used: {reason}"
 
 
@@ -154,15 +176,15 @@ def _cpu_identity() -> str:
 def _build_and_load(folder: Path) -> NativeKernels:
     if not sys.platform.startswith("linux"):
         raise NativeKernelError(f"built only on Linux (this is {sys.platform})")
-    if not SOURCE.is_file():
-        raise NativeKernelError(f"its source {SOURCE} is missing from this installation")
+    missing = [str(path) for path in SOURCES if not path.is_file()]
+    if missing:
+        raise NativeKernelError(f"its source {', '.join(missing)} is missing from this installation")
     compiler, version = _compiler()
     flags = _flags()
-    source = SOURCE.read_bytes()
-    digest = hashlib.sha256(b"\0".join([source, version.encode(), " ".join(flags).encode(),
-                                        _cpu_identity().encode()])).hexdigest()[:20]
+    digest = hashlib.sha256(b"\0".join([*(path.read_bytes() for path in SOURCES), version.encode(),
+                                        " ".join(flags).encode(), _cpu_identity().encode()])).hexdigest()[:20]
     _private_folder(folder)
-    target = folder / f"swoosh-{digest}.so"
+    target = folder / f"kernels-{digest}.so"
     if target.exists():
         _check_owned(target)
         try:
@@ -196,8 +218,8 @@ def _compile(compiler: str, flags: List[str], folder: Path, target: Path) -> Non
     os.close(fd)
     try:
         try:
-            out = subprocess.run([compiler, *flags, "-o", partial, str(SOURCE)], capture_output=True, text=True,
-                                 timeout=300)
+            out = subprocess.run([compiler, *flags, "-o", partial, *map(str, SOURCES)], capture_output=True,
+                                 text=True, timeout=300)
         except (OSError, subprocess.SubprocessError) as e:
             raise NativeKernelError(f"the compiler {compiler} could not run ({e})") from e
         if out.returncode != 0:
@@ -218,6 +240,8 @@ def _open(path: Path) -> NativeKernels:
         library = ctypes.CDLL(str(path))
         version = library.luxtts_native_version
         kernel = library.luxtts_swoosh_tail
+        attend = library.luxtts_attend_bf16
+        supports = library.luxtts_attend_supports
     except (OSError, AttributeError) as e:
         raise NativeKernelError(f"{path} does not load as the kernel library ({e})") from e
     version.restype = ctypes.c_int
@@ -226,8 +250,12 @@ def _open(path: Path) -> NativeKernels:
         raise NativeKernelError(f"{path} has ABI version {version()}, expected {ABI_VERSION}")
     kernel.restype = None
     kernel.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int]
+    attend.restype = ctypes.c_int
+    attend.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 5 + [ctypes.c_int]
+    supports.restype = ctypes.c_int
+    supports.argtypes = [ctypes.c_int64]
     _check_no_new_openmp(mapped_before)
-    kernels = NativeKernels(library, path)
+    kernels = NativeKernels(library, path, tuple(d for d in range(1, 65) if supports(d)))
     _self_test(kernels)
     return kernels
 
@@ -270,3 +298,20 @@ def _self_test(kernels: NativeKernels) -> None:
     if not (error <= 1e-6 and torch.equal(got.isnan(), want.isnan())
             and torch.equal(got.isinf(), want.isinf())):
         raise NativeKernelError(f"{kernels.path} failed its self-test (relative error {error:.3g})")
+    generator = torch.Generator().manual_seed(0)
+    for d in kernels.attend_widths:
+        for b, h, t, s in ((1, 4, 37, 37), (2, 3, 5, 64), (1, 1, 1, 1)):
+            weights = torch.rand(b, h, t, s, generator=generator).softmax(-1).to(torch.bfloat16)
+            values = torch.randn(b, s, h, d, generator=generator)
+            got = kernels.attend_bf16(weights, values)
+            want = attend_reference(weights, values)
+            error = (got.double() - want).abs().max().item()
+            if not error <= 1e-5:
+                raise NativeKernelError(f"{kernels.path} failed its attention self-test (error {error:.3g})")
+
+
+def attend_reference(weights, values):
+    """What :meth:`NativeKernels.attend_bf16` computes, in float64 from the bfloat16 operands it reads."""
+    b, h, t, _ = weights.shape
+    per_head = values.transpose(1, 2).to(weights.dtype).double()
+    return (weights.double() @ per_head).transpose(1, 2).reshape(b, t, -1)

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define LUXTTS_NATIVE_VERSION 1
+#define LUXTTS_NATIVE_VERSION 2
 
 int luxtts_native_version(void) { return LUXTTS_NATIVE_VERSION; }
 
