@@ -290,3 +290,61 @@ def test_attend_uses_the_value_kernel_only_where_it_applies(kernel_dir, monkeypa
     grad_values = values.clone().requires_grad_()
     out = attend(weights.to(torch.bfloat16), grad_values)
     assert calls == [1] and out.requires_grad
+
+
+@pytest.mark.parametrize("t,rows,first,masked,dp", [(1, 1, 0, 0, 4), (37, 37, 0, 3, 4), (1364, 384, 768, 0, 4),
+                                                    (667, 16, 651, 100, 4), (50, 7, 9, 0, 3), (20000, 2, 19998, 1, 4)])
+def test_rel_softmax_adds_positions_masks_and_normalises_each_row(kernel_dir, t, rows, first, masked, dp):
+    kernels = native.kernels()
+    torch.manual_seed(t + rows)
+    scores = (torch.randn(rows, t) * 4).to(torch.bfloat16)
+    proj = torch.randn(rows, 3 * dp).to(torch.bfloat16)
+    p = proj[:, dp : 2 * dp]  # rows strided, as the model's slice of its projection
+    pos = torch.randn(dp, 2 * t - 1).to(torch.bfloat16)
+    mask = torch.zeros(1, t, dtype=torch.bool)
+    mask[0, t - masked :] = masked > 0
+    use_mask = mask if masked else None
+    want = native.rel_softmax_reference(scores, p, pos, use_mask, first)
+    got = scores.clone()
+    kernels.rel_softmax_bf16(got, p, pos, use_mask, first)
+    assert got.dtype == torch.bfloat16
+    # each weight is its float32 value rounded once to bfloat16: within 2^-9 of it, relative
+    assert ((got.double() - want).abs() <= want * 2.0**-8 + 1e-30).all()
+    if masked:
+        assert (got[:, t - masked :] == 0).all()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = scores.clone()
+        kernels.rel_softmax_bf16(single, p, pos, use_mask, first)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(got, single)
+
+
+def test_attention_weights_use_the_fused_softmax_in_bfloat16_and_stay_close_to_torchs(kernel_dir, monkeypatch):
+    from luxtts.model.attention import AttentionWeights, compact_rel_positions
+
+    torch.manual_seed(0)
+    module = AttentionWeights(64, 16, num_heads=4, query_head_dim=8, pos_head_dim=4)
+    module.score_dtype = torch.bfloat16
+    x = torch.randn(2, 300, 64)
+    pos = module.project_positions(compact_rel_positions(300, 16))
+    key_mask = torch.zeros(2, 1, 1, 300, dtype=torch.bool)
+    key_mask[1, ..., 250:] = True
+    assert native.kernels() is not None
+    calls = []
+    real = native.NativeKernels.rel_softmax_bf16
+    monkeypatch.setattr(native.NativeKernels, "rel_softmax_bf16", lambda self, *a: calls.append(1) or real(self, *a))
+    with torch.inference_mode():
+        fused = module(x, pos, key_mask)
+        assert calls and (fused[1, :, :, 250:] == 0).all()
+        monkeypatch.setenv(native.NATIVE_ENV, "off")
+        plain = module(x, pos, key_mask)
+        module.score_dtype = None
+        exact = module(x, module.project_positions(compact_rel_positions(300, 16)), key_mask)
+    n = len(calls)
+    assert n == 2 * 4  # every head's block of each item (300 frames: one block)
+    # the fused weights are the float32 ones rounded once; torch's bfloat16 path rounds the scores too
+    assert (fused.float() - exact).abs().max().item() <= 2.0**-8
+    assert (fused.float() - exact).abs().max().item() <= (plain.float() - exact).abs().max().item()

@@ -40,7 +40,8 @@ NATIVE_ENV = "LUXTTS_NATIVE"
 KERNEL_DIR_ENV = "LUXTTS_KERNEL_DIR"
 NATIVE_MODES = ("auto", "off", "on")
 ABI_VERSION = 2
-SOURCES = tuple(Path(__file__).with_name("native") / name for name in ("swoosh.c", "attend.c"))
+SOURCES = tuple(Path(__file__).with_name("native") / name for name in ("swoosh.c", "attend.c", "scores.c"))
+HEADERS = (Path(__file__).with_name("native") / "fastmath.h",)
 # OpenMP: the loop is split over torch's own thread count. GCC's libgomp has the soname torch's Linux wheels
 # bundle, so the kernel binds to the copy torch already loaded (one runtime and one thread pool, checked in
 # _check_no_new_openmp).
@@ -64,6 +65,20 @@ class NativeKernels:
         out = torch.empty_like(z)
         self.library.luxtts_swoosh_tail(z.data_ptr(), out.data_ptr(), z.numel(), slope, torch.get_num_threads())
         return out
+
+    def rel_softmax_bf16(self, block, p, pos, mask, first_row: int) -> None:
+        """In place: block (rows, T) contiguous bfloat16 scores q . k of queries first_row .. first_row + rows - 1
+        become their softmax weights, after adding p[r] . pos[:, T - 1 - (first_row + r) + j] and masking keys
+        where ``mask`` (a (1, T) or (T,) contiguous bool tensor; None: none). p: (rows, dp) bfloat16 whose rows may
+        be strided, each row contiguous; pos: (dp, >= 2T - 1) contiguous bfloat16."""
+        import torch
+
+        rows, t = block.shape
+        status = self.library.luxtts_rel_softmax_bf16(
+            block.data_ptr(), p.data_ptr(), p.stride(0), pos.data_ptr(), pos.shape[1],
+            None if mask is None else mask.data_ptr(), rows, t, first_row, p.shape[1], torch.get_num_threads())
+        if status != 0:
+            raise MemoryError(f"the attention kernel could not allocate a scratch row of {t} floats")
 
     def attend_bf16(self, weights, values):
         """weights (B, H, T, S) contiguous bfloat16, values (B, S, H, d) float32 on the CPU, d one of
@@ -176,12 +191,12 @@ def _cpu_identity() -> str:
 def _build_and_load(folder: Path) -> NativeKernels:
     if not sys.platform.startswith("linux"):
         raise NativeKernelError(f"built only on Linux (this is {sys.platform})")
-    missing = [str(path) for path in SOURCES if not path.is_file()]
+    missing = [str(path) for path in (*SOURCES, *HEADERS) if not path.is_file()]
     if missing:
         raise NativeKernelError(f"its source {', '.join(missing)} is missing from this installation")
     compiler, version = _compiler()
     flags = _flags()
-    digest = hashlib.sha256(b"\0".join([*(path.read_bytes() for path in SOURCES), version.encode(),
+    digest = hashlib.sha256(b"\0".join([*(path.read_bytes() for path in (*SOURCES, *HEADERS)), version.encode(),
                                         " ".join(flags).encode(), _cpu_identity().encode()])).hexdigest()[:20]
     _private_folder(folder)
     target = folder / f"kernels-{digest}.so"
@@ -241,6 +256,7 @@ def _open(path: Path) -> NativeKernels:
         version = library.luxtts_native_version
         kernel = library.luxtts_swoosh_tail
         attend = library.luxtts_attend_bf16
+        rel_softmax = library.luxtts_rel_softmax_bf16
         supports = library.luxtts_attend_supports
     except (OSError, AttributeError) as e:
         raise NativeKernelError(f"{path} does not load as the kernel library ({e})") from e
@@ -254,6 +270,9 @@ def _open(path: Path) -> NativeKernels:
     attend.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 5 + [ctypes.c_int]
     supports.restype = ctypes.c_int
     supports.argtypes = [ctypes.c_int64]
+    rel_softmax.restype = ctypes.c_int
+    rel_softmax.argtypes = ([ctypes.c_void_p] * 2 + [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+                            + [ctypes.c_int64] * 4 + [ctypes.c_int])
     _check_no_new_openmp(mapped_before)
     kernels = NativeKernels(library, path, tuple(d for d in range(1, 65) if supports(d)))
     _self_test(kernels)
@@ -308,6 +327,32 @@ def _self_test(kernels: NativeKernels) -> None:
             error = (got.double() - want).abs().max().item()
             if not error <= 1e-5:
                 raise NativeKernelError(f"{kernels.path} failed its attention self-test (error {error:.3g})")
+
+    for t, rows, first, masked in ((37, 37, 0, 0), (50, 16, 20, 5), (1, 1, 0, 0)):
+        scores = torch.randn(rows, t, generator=generator).to(torch.bfloat16)
+        p = torch.randn(rows, 4, generator=generator).to(torch.bfloat16)
+        pos = torch.randn(4, 2 * t - 1, generator=generator).to(torch.bfloat16)
+        mask = torch.zeros(t, dtype=torch.bool)
+        mask[t - masked:] = masked > 0
+        want = rel_softmax_reference(scores, p, pos, mask if masked else None, first)
+        got = scores.clone()
+        kernels.rel_softmax_bf16(got, p, pos, mask if masked else None, first)
+        error = (got.double() - want).abs().max().item()
+        if not error <= 4e-3:  # bfloat16's rounding of weights up to 1
+            raise NativeKernelError(f"{kernels.path} failed its softmax self-test (error {error:.3g})")
+
+
+def rel_softmax_reference(scores, p, pos, mask, first_row: int):
+    """What :meth:`NativeKernels.rel_softmax_bf16` computes, in float64 (not in place)."""
+    import torch
+
+    rows, t = scores.shape
+    query = torch.arange(first_row, first_row + rows)[:, None]
+    index = (t - 1) - query + torch.arange(t)[None, :]
+    total = scores.double() + torch.gather(p.double() @ pos.double(), 1, index)
+    if mask is not None:
+        total = total.masked_fill(mask.reshape(1, t), -1000.0)
+    return total.softmax(-1)
 
 
 def attend_reference(weights, values):

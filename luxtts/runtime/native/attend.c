@@ -12,22 +12,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 #ifdef __AVX512BF16__
 #include <immintrin.h>
 #endif
+
+#include "fastmath.h"
 
 /* query rows per unit of work shared out among the threads */
 #define ROW_BLOCK 16
 
 #ifdef __AVX512BF16__
-static inline float bf16_to_float(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* one row of one head, any width d: the odd last row of a block */
 static void attend_row_scalar(const uint16_t *w, const uint16_t *vt, float *out, int64_t r, int64_t s, int64_t d,
                               int64_t out_stride) {
