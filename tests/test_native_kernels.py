@@ -306,7 +306,7 @@ def test_rel_softmax_adds_positions_masks_and_normalises_each_row(kernel_dir, t,
     use_mask = mask if masked else None
     want = native.rel_softmax_reference(scores, p, pos, use_mask, first)
     got = scores.clone()
-    kernels.rel_softmax_bf16(got, p, pos, use_mask, first)
+    kernels.rel_softmax(got, p, pos, use_mask, first)
     assert got.dtype == torch.bfloat16
     # each weight is its float32 value rounded once to bfloat16: within 2^-9 of it, relative
     assert ((got.double() - want).abs() <= want * 2.0**-8 + 1e-30).all()
@@ -316,7 +316,7 @@ def test_rel_softmax_adds_positions_masks_and_normalises_each_row(kernel_dir, t,
     try:
         torch.set_num_threads(1)
         single = scores.clone()
-        kernels.rel_softmax_bf16(single, p, pos, use_mask, first)
+        kernels.rel_softmax(single, p, pos, use_mask, first)
     finally:
         torch.set_num_threads(threads)
     assert torch.equal(got, single)
@@ -334,8 +334,8 @@ def test_attention_weights_use_the_fused_softmax_in_bfloat16_and_stay_close_to_t
     key_mask[1, ..., 250:] = True
     assert native.kernels() is not None
     calls = []
-    real = native.NativeKernels.rel_softmax_bf16
-    monkeypatch.setattr(native.NativeKernels, "rel_softmax_bf16", lambda self, *a: calls.append(1) or real(self, *a))
+    real = native.NativeKernels.rel_softmax
+    monkeypatch.setattr(native.NativeKernels, "rel_softmax", lambda self, *a: calls.append(1) or real(self, *a))
     with torch.inference_mode():
         fused = module(x, pos, key_mask)
         assert calls and (fused[1, :, :, 250:] == 0).all()

@@ -93,7 +93,7 @@ def _per_head_blocks(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Opt
     :func:`_all_head_blocks` on one Xeon core at 1364 frames."""
     b, h, t, _ = out.shape
     rows = _query_block_rows(1, t)
-    kernels = native.kernels() if out.dtype == torch.bfloat16 else None
+    kernels = native.kernels() if out.dtype in (torch.bfloat16, torch.float32) else None
     for i in range(b):
         for j in range(h):
             qj, kj, pj, pos_j = q[i, j], k[i, j], p[i, j], pos[0, j]
@@ -105,7 +105,7 @@ def _per_head_blocks(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Opt
                 if (kernels is not None and pos_j.is_contiguous() and pj.stride(-1) == 1
                         and (mask is None or mask.is_contiguous())):
                     # positions, mask and softmax in one pass per row, summed in float32 (luxtts.runtime.native)
-                    kernels.rel_softmax_bf16(block, pj[i0:i1], pos_j, mask, i0)
+                    kernels.rel_softmax(block, pj[i0:i1], pos_j, mask, i0)
                     continue
                 # Query r reads offsets T-1-r .. 2T-2-r of pos, so the block needs columns T-i1 .. 2T-2-i0.
                 rel = torch.mm(pj[i0:i1], pos_j[:, t - i1 : 2 * t - 1 - i0])

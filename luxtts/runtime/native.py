@@ -66,15 +66,20 @@ class NativeKernels:
         self.library.luxtts_swoosh_tail(z.data_ptr(), out.data_ptr(), z.numel(), slope, torch.get_num_threads())
         return out
 
-    def rel_softmax_bf16(self, block, p, pos, mask, first_row: int) -> None:
-        """In place: block (rows, T) contiguous bfloat16 scores q . k of queries first_row .. first_row + rows - 1
-        become their softmax weights, after adding p[r] . pos[:, T - 1 - (first_row + r) + j] and masking keys
-        where ``mask`` (a (1, T) or (T,) contiguous bool tensor; None: none). p: (rows, dp) bfloat16 whose rows may
-        be strided, each row contiguous; pos: (dp, >= 2T - 1) contiguous bfloat16."""
+    def rel_softmax(self, block, p, pos, mask, first_row: int) -> None:
+        """In place: block (rows, T) contiguous scores q . k of queries first_row .. first_row + rows - 1 become
+        their softmax weights, after adding p[r] . pos[:, T - 1 - (first_row + r) + j] and masking keys where
+        ``mask`` (a (1, T) or (T,) contiguous bool tensor; None: none). p: (rows, dp) whose rows may be strided,
+        each row contiguous; pos: (dp, >= 2T - 1) contiguous. All bfloat16 or all float32."""
         import torch
 
         rows, t = block.shape
-        status = self.library.luxtts_rel_softmax_bf16(
+        if not block.dtype == p.dtype == pos.dtype or block.dtype not in (torch.bfloat16, torch.float32):
+            raise NativeKernelError(f"the softmax kernel takes bfloat16 or float32 operands of one dtype, got "
+                                    f"{block.dtype}, {p.dtype}, {pos.dtype}")
+        function = (self.library.luxtts_rel_softmax_bf16 if block.dtype == torch.bfloat16
+                    else self.library.luxtts_rel_softmax_f32)
+        status = function(
             block.data_ptr(), p.data_ptr(), p.stride(0), pos.data_ptr(), pos.shape[1],
             None if mask is None else mask.data_ptr(), rows, t, first_row, p.shape[1], torch.get_num_threads())
         if status != 0:
@@ -257,6 +262,7 @@ def _open(path: Path) -> NativeKernels:
         kernel = library.luxtts_swoosh_tail
         attend = library.luxtts_attend_bf16
         rel_softmax = library.luxtts_rel_softmax_bf16
+        rel_softmax_f32 = library.luxtts_rel_softmax_f32
         supports = library.luxtts_attend_supports
     except (OSError, AttributeError) as e:
         raise NativeKernelError(f"{path} does not load as the kernel library ({e})") from e
@@ -270,9 +276,10 @@ def _open(path: Path) -> NativeKernels:
     attend.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 5 + [ctypes.c_int]
     supports.restype = ctypes.c_int
     supports.argtypes = [ctypes.c_int64]
-    rel_softmax.restype = ctypes.c_int
-    rel_softmax.argtypes = ([ctypes.c_void_p] * 2 + [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-                            + [ctypes.c_int64] * 4 + [ctypes.c_int])
+    for function in (rel_softmax, rel_softmax_f32):
+        function.restype = ctypes.c_int
+        function.argtypes = ([ctypes.c_void_p] * 2 + [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+                             + [ctypes.c_int64] * 4 + [ctypes.c_int])
     _check_no_new_openmp(mapped_before)
     kernels = NativeKernels(library, path, tuple(d for d in range(1, 65) if supports(d)))
     _self_test(kernels)
@@ -336,14 +343,19 @@ def _self_test(kernels: NativeKernels) -> None:
         mask[t - masked:] = masked > 0
         want = rel_softmax_reference(scores, p, pos, mask if masked else None, first)
         got = scores.clone()
-        kernels.rel_softmax_bf16(got, p, pos, mask if masked else None, first)
+        kernels.rel_softmax(got, p, pos, mask if masked else None, first)
         error = (got.double() - want).abs().max().item()
         if not error <= 4e-3:  # bfloat16's rounding of weights up to 1
             raise NativeKernelError(f"{kernels.path} failed its softmax self-test (error {error:.3g})")
+        exact = scores.float()
+        kernels.rel_softmax(exact, p.float(), pos.float(), mask if masked else None, first)
+        error = (exact.double() - want).abs().max().item()
+        if not error <= 1e-6:
+            raise NativeKernelError(f"{kernels.path} failed its float32 softmax self-test (error {error:.3g})")
 
 
 def rel_softmax_reference(scores, p, pos, mask, first_row: int):
-    """What :meth:`NativeKernels.rel_softmax_bf16` computes, in float64 (not in place)."""
+    """What :meth:`NativeKernels.rel_softmax` computes, in float64 (not in place)."""
     import torch
 
     rows, t = scores.shape
