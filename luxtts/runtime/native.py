@@ -146,7 +146,7 @@ def status() -> str:
     if reason is None:
         loaded = _load(str(kernel_dir()))[0]
         attend = "bfloat16 value products" if loaded.attend_widths else "no bfloat16 value products (no AVX-512 BF16)"
-        return f"fused C Swoosh kernel, {attend} ({loaded.path})"
+        return f"C kernels: Swoosh, positional softmax, {attend} ({loaded.path})"
     return f"not used: {reason}"
 
 
