@@ -97,9 +97,8 @@ def test_a_residual_it_cannot_fuse_is_added_after():
         assert torch.equal(native_layer(x, residual), torch_layer(x, residual))
 
 
-def test_fallback_inputs_behave_as_the_dynamic_linear(monkeypatch):
+def test_fallback_inputs_behave_as_the_dynamic_linear():
     torch_layer, native_layer = pair(torch.nn.Linear(16, 8))
-    monkeypatch.setattr(native.NativeKernels, "qlinear", lambda *a: pytest.fail("the kernel ran on a fallback input"))
     assert native_layer(torch.empty(0, 16)).shape == (0, 8)
     x = torch.randn(3, 16)
     x[0, 0] = math.inf
@@ -192,3 +191,37 @@ def test_a_library_without_the_gemm_leaves_fbgemm_in_place(monkeypatch):
     monkeypatch.setattr(quantize, "_linear_given_qparams", lambda *a: calls.append(1) or given(*a))
     assert layer(torch.randn(3, 32)).shape == (3, 8)
     assert calls == [1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(low=st.floats(allow_nan=False, allow_infinity=False, width=32),
+       high=st.floats(allow_nan=False, allow_infinity=False, width=32), reduce_range=st.booleans())
+def test_the_c_quantization_parameters_are_pythons(low, high, reduce_range):
+    kernels = gemm_or_its_absence()
+    if kernels is None:
+        return
+    low, high = min(low, high), max(low, high)
+    assert kernels.input_qparams(low, high, reduce_range) == quantize.input_qparams(low, high, reduce_range)
+
+
+@pytest.mark.parametrize("low,high", [(0.0, 0.0), (3.0, 3.0), (-2.0, -2.0), (1e-7, 2e-7), (-1e-7, 1e-7),
+                                      (-3e-39, 1e-39), (0.0, 1e-40), (-1e30, 1e30), (-0.0, 0.0), (-5.0, 0.0)])
+@pytest.mark.parametrize("reduce_range", [False, True])
+def test_the_c_quantization_parameters_at_the_edges(low, high, reduce_range):
+    kernels = gemm_or_its_absence()
+    if kernels is None:
+        return
+    assert kernels.input_qparams(low, high, reduce_range) == quantize.input_qparams(low, high, reduce_range)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("where", [0, 17, 639])  # in either thread's share of the input, the tail of a vector
+def test_the_dynamic_kernel_leaves_non_finite_inputs_alone(bad, where):
+    kernels = gemm_or_its_absence()
+    if kernels is None:
+        return
+    _, layer = pair(torch.nn.Linear(64, 16))
+    x = torch.randn(10, 64)
+    x.view(-1)[where] = bad
+    assert kernels.qlinear_dynamic(x, layer._weight, 16, layer._col_sums, layer._w_scales, layer._bias, None,
+                                   False) is None

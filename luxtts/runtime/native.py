@@ -118,6 +118,31 @@ class NativeKernels:
             raise NativeKernelError("this kernel library has no int8 GEMM (it was built without AVX-512 VNNI)")
         return out
 
+    def qlinear_dynamic(self, x, packed, out_features: int, col_sums, w_scales, bias, residual, reduce_range: bool):
+        """:meth:`qlinear` with the quantization fbgemm's dynamic linear picks for x (its extremes found on every
+        thread, then :meth:`input_qparams`); None, having computed nothing, when x holds a NaN or an infinity."""
+        import torch
+
+        m, k = x.shape
+        out = torch.empty(m, out_features, dtype=torch.float32)
+        status = self.library.luxtts_qlinear_dynamic(
+            x.data_ptr(), m, k, packed.data_ptr(), out_features, col_sums.data_ptr(), w_scales.data_ptr(),
+            None if bias is None else bias.data_ptr(), None if residual is None else residual.data_ptr(),
+            out.data_ptr(), int(reduce_range), torch.get_num_threads())
+        if status == 3:
+            return None
+        if status == 2:
+            raise MemoryError(f"the int8 kernel could not allocate its {m} x {k} scratch")
+        if status != 0:
+            raise NativeKernelError("this kernel library has no int8 GEMM (it was built without AVX-512 VNNI)")
+        return out
+
+    def input_qparams(self, low: float, high: float, reduce_range: bool) -> Tuple[float, int]:
+        """The C twin of :func:`luxtts.runtime.quantize.input_qparams` that :meth:`qlinear_dynamic` uses."""
+        scale, zero = ctypes.c_double(), ctypes.c_int32()
+        self.library.luxtts_input_qparams(low, high, int(reduce_range), ctypes.byref(scale), ctypes.byref(zero))
+        return scale.value, zero.value
+
     def attend_bf16(self, weights, values):
         """weights (B, H, T, S) contiguous bfloat16, values (B, S, H, d) float32 on the CPU, d one of
         :attr:`attend_widths` -> (B, T, H * d) float32: each head's weights times its values, summed in float32."""
@@ -301,6 +326,8 @@ def _open(path: Path) -> NativeKernels:
         qlinear = library.luxtts_qlinear
         qlinear_supported = library.luxtts_qlinear_supported
         qlinear_panel = library.luxtts_qlinear_panel
+        qlinear_dynamic = library.luxtts_qlinear_dynamic
+        qparams = library.luxtts_input_qparams
     except (OSError, AttributeError) as e:
         raise NativeKernelError(f"{path} does not load as the kernel library ({e})") from e
     version.restype = ctypes.c_int
@@ -320,6 +347,11 @@ def _open(path: Path) -> NativeKernels:
     qlinear.restype = ctypes.c_int
     qlinear.argtypes = ([ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
                         + [ctypes.c_void_p] * 5 + [ctypes.c_float, ctypes.c_int32, ctypes.c_int])
+    qlinear_dynamic.restype = ctypes.c_int
+    qlinear_dynamic.argtypes = ([ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
+                                + [ctypes.c_void_p] * 5 + [ctypes.c_int, ctypes.c_int])
+    qparams.restype = None
+    qparams.argtypes = [ctypes.c_float, ctypes.c_float, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     qlinear_supported.restype = ctypes.c_int
     qlinear_supported.argtypes = []
     qlinear_panel.restype = ctypes.c_int64

@@ -112,35 +112,41 @@ class Int8Linear(nn.Module):
         self._bias = None if bias is None else bias.contiguous()
 
     def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        if self._gemm is not None:
+            y = self._native(x, residual)
+            if y is not None:
+                return y
         dtype = x.dtype
         x = x.float()
         low = high = math.nan
-        if self.engine in _GIVEN_QPARAMS_ENGINES and (self._gemm is not None or _linear_given_qparams is not None) \
-                and x.numel():
+        if self.engine in _GIVEN_QPARAMS_ENGINES and _linear_given_qparams is not None and x.numel():
             low, high = (float(v) for v in torch.aminmax(x))
-        if not (math.isfinite(low) and math.isfinite(high)):
-            # other engines; empty inputs; NaN or infinity, which the dynamic linear handles as it always has
-            y = torch.ops.quantized.linear_dynamic(x, self.packed_weight(), self.reduce_range)
-        elif self._gemm is not None:
-            return self._native(x, residual, *input_qparams(low, high, self.reduce_range)).to(dtype)
-        else:
+        if math.isfinite(low) and math.isfinite(high) and self._packed is not None:
             scale, zero_point = input_qparams(low, high, self.reduce_range)
             y = _linear_given_qparams(x, scale, zero_point, self._packed)
+        else:  # other engines; empty inputs; NaN or infinity, which the dynamic linear handles as it always has
+            y = torch.ops.quantized.linear_dynamic(x, self.packed_weight(), self.reduce_range)
         if residual is not None:
             y.add_(residual)
         return y.to(dtype)
 
-    def _native(self, x: Tensor, residual: Optional[Tensor], scale: float, zero_point: int) -> Tensor:
-        rows = x.reshape(-1, self.in_features).contiguous()
+    def _native(self, x: Tensor, residual: Optional[Tensor]) -> Optional[Tensor]:
+        """The native kernel's result, or None for the inputs it leaves to fbgemm (empty, NaN or infinite)."""
+        rows = x.reshape(-1, self.in_features).float().contiguous()
+        if not rows.shape[0]:
+            return None
         fused = None
         if residual is not None and residual.shape == (*x.shape[:-1], self.out_features) \
                 and residual.dtype == torch.float32:
             fused = residual.reshape(rows.shape[0], self.out_features).contiguous()
-        y = self._gemm.qlinear(rows, self._weight, self.out_features, self._col_sums, self._w_scales, self._bias,
-                               fused, scale, zero_point).view(*x.shape[:-1], self.out_features)
+        y = self._gemm.qlinear_dynamic(rows, self._weight, self.out_features, self._col_sums, self._w_scales,
+                                       self._bias, fused, self.reduce_range)
+        if y is None:
+            return None
+        y = y.view(*x.shape[:-1], self.out_features)
         if residual is not None and fused is None:  # broadcast or another dtype: added as torch adds it
             y.add_(residual)
-        return y
+        return y.to(x.dtype)
 
     def packed_weight(self):
         """The weight as torch's quantized engine packed it (packed anew on each call for the native kernel's layers)."""
