@@ -39,8 +39,9 @@ from ..errors import InvalidOptionError, NativeKernelError
 NATIVE_ENV = "LUXTTS_NATIVE"
 KERNEL_DIR_ENV = "LUXTTS_KERNEL_DIR"
 NATIVE_MODES = ("auto", "off", "on")
-ABI_VERSION = 2
-SOURCES = tuple(Path(__file__).with_name("native") / name for name in ("swoosh.c", "attend.c", "scores.c"))
+ABI_VERSION = 3
+SOURCES = tuple(Path(__file__).with_name("native") / name
+                for name in ("swoosh.c", "attend.c", "scores.c", "qlinear.c"))
 HEADERS = (Path(__file__).with_name("native") / "fastmath.h",)
 # OpenMP: the loop is split over torch's own thread count. GCC's libgomp has the soname torch's Linux wheels
 # bundle, so the kernel binds to the copy torch already loaded (one runtime and one thread pool, checked in
@@ -57,6 +58,7 @@ class NativeKernels:
     library: ctypes.CDLL
     path: Path
     attend_widths: Tuple[int, ...]  # value-head widths attend_bf16 computes (none without AVX-512 BF16)
+    int8_panel: int  # output channels per panel of a packed int8 weight; 0: no int8 GEMM (no AVX-512 VNNI)
 
     def swoosh_tail(self, z, slope: float):
         """softplus(z) - slope z for a contiguous float32 CPU tensor ``z``; a new tensor of its shape."""
@@ -84,6 +86,62 @@ class NativeKernels:
             None if mask is None else mask.data_ptr(), rows, t, first_row, p.shape[1], torch.get_num_threads())
         if status != 0:
             raise MemoryError(f"the attention kernel could not allocate a scratch row of {t} floats")
+
+    def pack_int8(self, weight):
+        """An int8 (out, in) weight -> the layout :meth:`qlinear` reads: panels of :attr:`int8_panel` output
+        channels, each (in rounded up to 4) / 4 groups of 4 input channels per channel; the padding is 0."""
+        import torch
+
+        n, k = weight.shape
+        panel = self.int8_panel
+        n_padded, k_padded = -(-n // panel) * panel, -(-k // 4) * 4
+        padded = torch.zeros(n_padded, k_padded, dtype=torch.int8)
+        padded[:n, :k] = weight
+        return padded.reshape(n_padded // panel, panel, k_padded // 4, 4).permute(0, 2, 1, 3).contiguous()
+
+    def qlinear(self, x, packed, out_features: int, col_sums, w_scales, bias, residual, scale: float, zero: int):
+        """fbgemm's int8 linear, bit for bit: x (m, k) contiguous float32 quantized with (scale, zero) (a uint8
+        zero point), times the weight :meth:`pack_int8` packed; col_sums (int32) and w_scales (float32) per
+        output channel, padded to the panel; bias (out_features,) float32 or None; residual (m, out_features)
+        contiguous float32 or None, added to the result. Returns a new (m, out_features) float32 tensor."""
+        import torch
+
+        m, k = x.shape
+        out = torch.empty(m, out_features, dtype=torch.float32)
+        status = self.library.luxtts_qlinear(
+            x.data_ptr(), m, k, packed.data_ptr(), out_features, col_sums.data_ptr(), w_scales.data_ptr(),
+            None if bias is None else bias.data_ptr(), None if residual is None else residual.data_ptr(),
+            out.data_ptr(), scale, zero, torch.get_num_threads())
+        if status == 2:
+            raise MemoryError(f"the int8 kernel could not allocate its {m} x {k} scratch")
+        if status != 0:
+            raise NativeKernelError("this kernel library has no int8 GEMM (it was built without AVX-512 VNNI)")
+        return out
+
+    def qlinear_dynamic(self, x, packed, out_features: int, col_sums, w_scales, bias, residual, reduce_range: bool):
+        """:meth:`qlinear` with the quantization fbgemm's dynamic linear picks for x (its extremes found on every
+        thread, then :meth:`input_qparams`); None, having computed nothing, when x holds a NaN or an infinity."""
+        import torch
+
+        m, k = x.shape
+        out = torch.empty(m, out_features, dtype=torch.float32)
+        status = self.library.luxtts_qlinear_dynamic(
+            x.data_ptr(), m, k, packed.data_ptr(), out_features, col_sums.data_ptr(), w_scales.data_ptr(),
+            None if bias is None else bias.data_ptr(), None if residual is None else residual.data_ptr(),
+            out.data_ptr(), int(reduce_range), torch.get_num_threads())
+        if status == 3:
+            return None
+        if status == 2:
+            raise MemoryError(f"the int8 kernel could not allocate its {m} x {k} scratch")
+        if status != 0:
+            raise NativeKernelError("this kernel library has no int8 GEMM (it was built without AVX-512 VNNI)")
+        return out
+
+    def input_qparams(self, low: float, high: float, reduce_range: bool) -> Tuple[float, int]:
+        """The C twin of :func:`luxtts.runtime.quantize.input_qparams` that :meth:`qlinear_dynamic` uses."""
+        scale, zero = ctypes.c_double(), ctypes.c_int32()
+        self.library.luxtts_input_qparams(low, high, int(reduce_range), ctypes.byref(scale), ctypes.byref(zero))
+        return scale.value, zero.value
 
     def attend_bf16(self, weights, values):
         """weights (B, H, T, S) contiguous bfloat16, values (B, S, H, d) float32 on the CPU, d one of
@@ -146,7 +204,8 @@ def status() -> str:
     if reason is None:
         loaded = _load(str(kernel_dir()))[0]
         attend = "bfloat16 value products" if loaded.attend_widths else "no bfloat16 value products (no AVX-512 BF16)"
-        return f"C kernels: Swoosh, positional softmax, {attend} ({loaded.path})"
+        gemm = "int8 GEMM (AVX-512 VNNI)" if loaded.int8_panel else "no int8 GEMM (no AVX-512 VNNI)"
+        return f"C kernels: Swoosh, positional softmax, {attend}, {gemm} ({loaded.path})"
     return f"not used: {reason}"
 
 
@@ -264,6 +323,11 @@ def _open(path: Path) -> NativeKernels:
         rel_softmax = library.luxtts_rel_softmax_bf16
         rel_softmax_f32 = library.luxtts_rel_softmax_f32
         supports = library.luxtts_attend_supports
+        qlinear = library.luxtts_qlinear
+        qlinear_supported = library.luxtts_qlinear_supported
+        qlinear_panel = library.luxtts_qlinear_panel
+        qlinear_dynamic = library.luxtts_qlinear_dynamic
+        qparams = library.luxtts_input_qparams
     except (OSError, AttributeError) as e:
         raise NativeKernelError(f"{path} does not load as the kernel library ({e})") from e
     version.restype = ctypes.c_int
@@ -280,8 +344,21 @@ def _open(path: Path) -> NativeKernels:
         function.restype = ctypes.c_int
         function.argtypes = ([ctypes.c_void_p] * 2 + [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
                              + [ctypes.c_int64] * 4 + [ctypes.c_int])
+    qlinear.restype = ctypes.c_int
+    qlinear.argtypes = ([ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
+                        + [ctypes.c_void_p] * 5 + [ctypes.c_float, ctypes.c_int32, ctypes.c_int])
+    qlinear_dynamic.restype = ctypes.c_int
+    qlinear_dynamic.argtypes = ([ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
+                                + [ctypes.c_void_p] * 5 + [ctypes.c_int, ctypes.c_int])
+    qparams.restype = None
+    qparams.argtypes = [ctypes.c_float, ctypes.c_float, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    qlinear_supported.restype = ctypes.c_int
+    qlinear_supported.argtypes = []
+    qlinear_panel.restype = ctypes.c_int64
+    qlinear_panel.argtypes = []
     _check_no_new_openmp(mapped_before)
-    kernels = NativeKernels(library, path, tuple(d for d in range(1, 65) if supports(d)))
+    kernels = NativeKernels(library, path, tuple(d for d in range(1, 65) if supports(d)),
+                            int(qlinear_panel()) if qlinear_supported() else 0)
     _self_test(kernels)
     return kernels
 
@@ -352,6 +429,47 @@ def _self_test(kernels: NativeKernels) -> None:
         error = (exact.double() - want).abs().max().item()
         if not error <= 1e-6:
             raise NativeKernelError(f"{kernels.path} failed its float32 softmax self-test (error {error:.3g})")
+
+    if kernels.int8_panel:
+        for m, k, n, with_bias in ((13, 50, 70, True), (1, 4, 1, False), (20, 512, 64, True)):
+            weight = torch.randint(-127, 128, (n, k), generator=generator, dtype=torch.int8)
+            codes = torch.randint(-40, 300, (m, k), generator=generator)  # beyond 0 .. 255: clipped
+            x, want = _qlinear_case(codes, weight, generator, with_bias)
+            got = kernels.qlinear(x, kernels.pack_int8(weight), n, *_qlinear_tables(kernels, weight, want["w_scales"]),
+                                  want["bias"], want["residual"], 0.0625, 37)
+            error = ((got.double() - want["out"]).abs() / want["out"].abs().clamp_min(1.0)).max().item()
+            if not error <= 1e-6:
+                raise NativeKernelError(f"{kernels.path} failed its int8 GEMM self-test (error {error:.3g})")
+
+
+def _qlinear_tables(kernels: NativeKernels, weight, w_scales):
+    """(col_sums, w_scales) padded to the panel, as :meth:`NativeKernels.qlinear` reads them."""
+    import torch
+
+    n = weight.shape[0]
+    padded = -(-n // kernels.int8_panel) * kernels.int8_panel
+    sums = torch.zeros(padded, dtype=torch.int32)
+    sums[:n] = weight.sum(1, dtype=torch.int32)
+    scales = torch.zeros(padded, dtype=torch.float32)
+    scales[:n] = w_scales
+    return sums, scales
+
+
+def _qlinear_case(codes, weight, generator, with_bias: bool):
+    """Inputs that quantize exactly to ``codes`` clipped to 0 .. 255 (scale 1/16, zero point 37), and the
+    float64 result of the int8 product they define."""
+    import torch
+
+    n = weight.shape[0]
+    x = ((codes - 37).float() * 0.0625).contiguous()
+    w_scales = (torch.rand(n, generator=generator) * 0.01 + 1e-3).float()
+    bias = torch.randn(n, generator=generator) if with_bias else None
+    residual = torch.randn(codes.shape[0], n, generator=generator)
+    sums = (codes.clamp(0, 255) - 37).double() @ weight.double().T  # exact: integers under 2^53
+    out = sums * (torch.tensor(0.0625, dtype=torch.float32) * w_scales).double()
+    if bias is not None:
+        out = out + bias.double()
+    return x, {"w_scales": w_scales, "bias": bias, "residual": residual, "out": out + residual.double()}
 
 
 def rel_softmax_reference(scores, p, pos, mask, first_row: int):

@@ -1,4 +1,5 @@
-"""int8 weights for the CPU: every large linear layer runs as an int8 x int8 GEMM (fbgemm / oneDNN VNNI kernels).
+"""int8 weights for the CPU: every large linear layer runs as an int8 x int8 GEMM (our AVX-512 VNNI kernel where
+the CPU has it, else fbgemm's; oneDNN's on request).
 
 Weights: symmetric per output channel. Activations: quantized on the fly per call (per tensor, asymmetric
 uint8), output back in float32 — so the rest of the model (norms, attention softmax, the sampler) is unchanged.
@@ -73,9 +74,15 @@ def _packing_engine(engine: str) -> Iterator[None]:
 
 
 class Int8Linear(nn.Module):
-    """A frozen nn.Linear as int8 weights packed for the CPU; float32 in, float32 out, (…, in) -> (…, out)."""
+    """A frozen nn.Linear as int8 weights packed for the CPU; float32 in, float32 out, (…, in) -> (…, out).
 
-    def __init__(self, linear: nn.Linear, reduce_range: bool, engine: Optional[str] = None) -> None:
+    gemm: the native kernels (:func:`luxtts.runtime.native.kernels`) when they have an int8 GEMM and the engine
+    is fbgemm's ("x86"/"fbgemm"): the weight is then packed for that kernel only, which computes fbgemm's numbers
+    bit for bit; fbgemm's packing of it is made again only for the inputs that kernel does not take (empty,
+    NaN or infinite), as :meth:`packed_weight`.
+    """
+
+    def __init__(self, linear: nn.Linear, reduce_range: bool, engine: Optional[str] = None, gemm=None) -> None:
         super().__init__()
         self.in_features = linear.in_features
         self.out_features = linear.out_features
@@ -89,26 +96,81 @@ class Int8Linear(nn.Module):
             # torch marks quantized tensors as deprecated; the packed-weight kernels they feed are not.
             warnings.simplefilter("ignore")
             q = torch.quantize_per_channel(w, scale, torch.zeros_like(scale, dtype=torch.long), 0, torch.qint8)
-            with _packing_engine(self.engine):
-                self._packed = torch.ops.quantized.linear_prepack(q, bias)
+        self._gemm = gemm if gemm is not None and gemm.int8_panel and self.engine in _GIVEN_QPARAMS_ENGINES else None
+        self._packed = None
+        if self._gemm is None:
+            self._packed = _prepack(q, bias, self.engine)
+            return
+        codes = q.int_repr()
+        self._weight = self._gemm.pack_int8(codes)
+        self._scales = scale  # float64, as quantize_per_channel took them (for packed_weight)
+        n_padded = self._weight.shape[0] * self._gemm.int8_panel
+        self._col_sums = torch.zeros(n_padded, dtype=torch.int32)
+        self._col_sums[: self.out_features] = codes.sum(1, dtype=torch.int32)
+        self._w_scales = torch.zeros(n_padded, dtype=torch.float32)
+        self._w_scales[: self.out_features] = scale.float()
+        self._bias = None if bias is None else bias.contiguous()
 
     def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+        if self._gemm is not None:
+            y = self._native(x, residual)
+            if y is not None:
+                return y
         dtype = x.dtype
         x = x.float()
         low = high = math.nan
         if self.engine in _GIVEN_QPARAMS_ENGINES and _linear_given_qparams is not None and x.numel():
             low, high = (float(v) for v in torch.aminmax(x))
-        if math.isfinite(low) and math.isfinite(high):
+        if math.isfinite(low) and math.isfinite(high) and self._packed is not None:
             scale, zero_point = input_qparams(low, high, self.reduce_range)
             y = _linear_given_qparams(x, scale, zero_point, self._packed)
         else:  # other engines; empty inputs; NaN or infinity, which the dynamic linear handles as it always has
-            y = torch.ops.quantized.linear_dynamic(x, self._packed, self.reduce_range)
+            y = torch.ops.quantized.linear_dynamic(x, self.packed_weight(), self.reduce_range)
         if residual is not None:
             y.add_(residual)
         return y.to(dtype)
 
+    def _native(self, x: Tensor, residual: Optional[Tensor]) -> Optional[Tensor]:
+        """The native kernel's result, or None for the inputs it leaves to fbgemm (empty, NaN or infinite)."""
+        rows = x.reshape(-1, self.in_features).float().contiguous()
+        if not rows.shape[0]:
+            return None
+        fused = None
+        if residual is not None and residual.shape == (*x.shape[:-1], self.out_features) \
+                and residual.dtype == torch.float32:
+            fused = residual.reshape(rows.shape[0], self.out_features).contiguous()
+        y = self._gemm.qlinear_dynamic(rows, self._weight, self.out_features, self._col_sums, self._w_scales,
+                                       self._bias, fused, self.reduce_range)
+        if y is None:
+            return None
+        y = y.view(*x.shape[:-1], self.out_features)
+        if residual is not None and fused is None:  # broadcast or another dtype: added as torch adds it
+            y.add_(residual)
+        return y.to(x.dtype)
+
+    def packed_weight(self):
+        """The weight as torch's quantized engine packed it (packed anew on each call for the native kernel's layers)."""
+        if self._packed is not None:
+            return self._packed
+        panels, groups, panel, four = self._weight.shape
+        codes = self._weight.permute(0, 2, 1, 3).reshape(panels * panel, groups * four)
+        codes = codes[: self.out_features, : self.in_features].contiguous()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            q = torch._make_per_channel_quantized_tensor(codes, self._scales, torch.zeros_like(self._scales,
+                                                         dtype=torch.long), 0)
+        return _prepack(q, self._bias, self.engine)
+
     def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, int8 ({self.engine})"
+        kernel = "luxtts VNNI kernel" if self._gemm is not None else self.engine
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8 ({kernel})"
+
+
+def _prepack(q: Tensor, bias: Optional[Tensor], engine: str):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with _packing_engine(engine):
+            return torch.ops.quantized.linear_prepack(q, bias)
 
 
 # Engines whose packed weights take the input's quantization parameters from the caller. fbgemm's dynamic linear
@@ -178,11 +240,14 @@ def int8_transform(engine: Optional[str] = None) -> Callable[[str, nn.Module], n
     _check_kernels()
     engine = int8_engine(engine)
     reduce_range = not _has_vnni()  # without VNNI, 8-bit products can saturate the 16-bit accumulators
+    from . import native
+
+    gemm = native.kernels()  # built now, not in the first forward; None where it cannot be (fbgemm's then)
 
     def transform(name: str, linear: nn.Module) -> nn.Module:
         if not isinstance(linear, nn.Linear) or _keeps_float(name):
             return linear
-        return Int8Linear(linear, reduce_range, engine)
+        return Int8Linear(linear, reduce_range, engine, gemm)
 
     return transform
 

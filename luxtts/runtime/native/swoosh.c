@@ -12,7 +12,7 @@
 
 #include "fastmath.h"
 
-#define LUXTTS_NATIVE_VERSION 2
+#define LUXTTS_NATIVE_VERSION 3
 
 int luxtts_native_version(void) { return LUXTTS_NATIVE_VERSION; }
 
