@@ -41,7 +41,7 @@ def gemm_or_its_absence():
     assert not has_vnni()
     with pytest.raises(NativeKernelError, match="VNNI"):
         kernels.qlinear(torch.zeros(1, 4), torch.zeros(1, 1, 64, 4, dtype=torch.int8), 1,
-                        torch.zeros(64, dtype=torch.int32), torch.ones(64), None, None, 0.1, 0)
+                        torch.zeros(64, dtype=torch.int32), torch.ones(64), None)
     return None
 
 
@@ -154,7 +154,8 @@ def test_the_self_test_cases_are_exact():
     weight = torch.randint(-127, 128, (5, 9), dtype=torch.int8, generator=generator)
     x, want = native._qlinear_case(codes, weight, generator, True)
     got = kernels.qlinear(x, kernels.pack_int8(weight), 5, *native._qlinear_tables(kernels, weight, want["w_scales"]),
-                          want["bias"], want["residual"], 0.0625, 37)
+                          want["bias"], want["residual"], extremes=native.QLINEAR_CASE_EXTREMES)
+    assert kernels.input_qparams(*native.QLINEAR_CASE_EXTREMES, False) == (0.0625, 37)
     assert (got.double() - want["out"]).abs().max().item() < 1e-5
     broken = want["out"].clone()
     broken[0, 0] += 1.0
@@ -223,5 +224,74 @@ def test_the_dynamic_kernel_leaves_non_finite_inputs_alone(bad, where):
     _, layer = pair(torch.nn.Linear(64, 16))
     x = torch.randn(10, 64)
     x.view(-1)[where] = bad
-    assert kernels.qlinear_dynamic(x, layer._weight, 16, layer._col_sums, layer._w_scales, layer._bias, None,
-                                   False) is None
+    assert kernels.qlinear(x, layer._weight, 16, layer._col_sums, layer._w_scales, layer._bias) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 30), k=st.integers(1, 90), n=st.integers(1, 150), scale=st.sampled_from([0.1, 2.0, 50.0]),
+       seed=st.integers(0, 99))
+def test_the_swoosh_epilogue_is_the_tail_of_the_layers_output(rows, k, n, scale, seed):
+    torch.manual_seed(seed)
+    _, layer = pair(torch.nn.Linear(k, n))
+    x = torch.randn(rows, k) * scale
+    fused = layer.swoosh_tail(x, 0.08)
+    if layer._gemm is None:
+        assert fused is None
+        return
+    hidden, (low, high) = fused
+    want = layer._gemm.swoosh_tail(layer(x), 0.08)
+    assert torch.equal(hidden, want)
+    assert (low, high) == tuple(float(v) for v in torch.aminmax(want))
+    _, following = pair(torch.nn.Linear(n, 5))
+    assert torch.equal(following(hidden, extremes=(low, high)), following(hidden))  # the range it would have found
+
+
+def test_a_known_input_range_changes_nothing_and_a_non_finite_one_is_refused():
+    torch_layer, layer = pair(torch.nn.Linear(40, 30))
+    x = torch.randn(9, 40)
+    low, high = (float(v) for v in torch.aminmax(x))
+    assert torch.equal(layer(x, extremes=(low, high)), torch_layer(x))
+    if layer._gemm is not None:
+        assert layer._gemm.qlinear(x, layer._weight, 30, layer._col_sums, layer._w_scales, layer._bias,
+                                   extremes=(math.nan, math.nan)) is None
+
+
+@pytest.mark.parametrize("rows", [1, 7, 256, 300])  # 300: two row blocks of the feed-forward module
+def test_feed_forward_with_the_fused_tail_gives_the_unfused_numbers(rows, monkeypatch):
+    from luxtts.model import layers
+
+    torch.manual_seed(rows)
+    ff = layers.FeedForward(64, 192).eval()
+    gemm = gemm_or_its_absence()
+    ff.in_proj = Int8Linear(ff.in_proj, False, "x86", gemm)
+    ff.out_proj = Int8Linear(ff.out_proj, False, "x86", gemm)
+    x, residual = torch.randn(1, rows, 64) * 2, torch.randn(1, rows, 64)
+    slopes = []
+    if gemm is not None:
+        qlinear = native.NativeKernels.qlinear
+        monkeypatch.setattr(native.NativeKernels, "qlinear",
+                            lambda self, *a, **kw: slopes.append(kw.get("swoosh_slope")) or qlinear(self, *a, **kw))
+    with torch.inference_mode():
+        got = ff(x, residual)
+        blocks = [ff.out_proj(layers._swoosh_tail(ff.in_proj(x[:, i:i + 256])), residual[:, i:i + 256])
+                  for i in range(0, rows, 256)]
+    assert torch.equal(got, torch.cat(blocks, 1))
+    if gemm is not None:
+        assert slopes[: 2 * len(blocks)].count(layers._SWOOSH_SLOPE) == len(blocks)  # the fused path ran
+
+
+def test_feed_forward_leaves_non_finite_inputs_to_the_unfused_path():
+    from luxtts.model import layers
+
+    ff = layers.FeedForward(32, 64).eval()
+    gemm = gemm_or_its_absence()
+    ff.in_proj = Int8Linear(ff.in_proj, False, "x86", gemm)
+    ff.out_proj = Int8Linear(ff.out_proj, False, "x86", gemm)
+    x = torch.randn(1, 5, 32)
+    x[0, 2, 3] = math.inf
+    assert ff.in_proj.swoosh_tail(x, 0.08) is None
+    with torch.inference_mode():
+        got = ff(x)
+        want = ff.out_proj(layers._swoosh_tail(ff.in_proj(x)))
+    assert torch.equal(got.isnan(), want.isnan())
+    assert torch.equal(got.nan_to_num(), want.nan_to_num())

@@ -180,6 +180,12 @@ class FeedForward(nn.Module):
         return out.view(*x.shape[:-1], out.shape[-1])
 
     def _rows(self, x: Tensor, residual: Optional[Tensor]) -> Tensor:
+        # An int8 model's native kernel applies the tail as it writes the hidden activation, and notes its range,
+        # which out_proj would otherwise read the whole activation again to find (luxtts.runtime.quantize).
+        fused = getattr(self.in_proj, "swoosh_tail", None)
+        hidden = None if fused is None or not hasattr(self.out_proj, "swoosh_tail") else fused(x, _SWOOSH_SLOPE)
+        if hidden is not None:
+            return self.out_proj(hidden[0], residual, extremes=hidden[1])
         return self.out_proj(_swoosh_tail(self.in_proj(x)), residual)
 
 

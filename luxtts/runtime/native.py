@@ -99,46 +99,37 @@ class NativeKernels:
         padded[:n, :k] = weight
         return padded.reshape(n_padded // panel, panel, k_padded // 4, 4).permute(0, 2, 1, 3).contiguous()
 
-    def qlinear(self, x, packed, out_features: int, col_sums, w_scales, bias, residual, scale: float, zero: int):
-        """fbgemm's int8 linear, bit for bit: x (m, k) contiguous float32 quantized with (scale, zero) (a uint8
-        zero point), times the weight :meth:`pack_int8` packed; col_sums (int32) and w_scales (float32) per
+    def qlinear(self, x, packed, out_features: int, col_sums, w_scales, bias, residual=None, *,
+                reduce_range: bool = False, extremes: Optional[Tuple[float, float]] = None,
+                swoosh_slope: Optional[float] = None, report_extremes: bool = False):
+        """fbgemm's dynamic int8 linear, bit for bit. x (m, k) contiguous float32 is quantized with the parameters
+        :meth:`input_qparams` picks for its extremes (``extremes`` when the caller knows them, else found on
+        every thread), times the weight :meth:`pack_int8` packed; col_sums (int32) and w_scales (float32) per
         output channel, padded to the panel; bias (out_features,) float32 or None; residual (m, out_features)
-        contiguous float32 or None, added to the result. Returns a new (m, out_features) float32 tensor."""
+        contiguous float32 or None, added to the result. swoosh_slope: the result y becomes softplus(y) -
+        slope * y, in the same pass. Returns a new (m, out_features) float32 tensor, with (low, high) of what
+        it holds when ``report_extremes``; None, having computed nothing, when x's extremes are not finite."""
         import torch
 
         m, k = x.shape
         out = torch.empty(m, out_features, dtype=torch.float32)
+        given = None if extremes is None else (ctypes.c_float * 2)(*extremes)
+        found = (ctypes.c_float * 2)() if report_extremes else None
         status = self.library.luxtts_qlinear(
             x.data_ptr(), m, k, packed.data_ptr(), out_features, col_sums.data_ptr(), w_scales.data_ptr(),
             None if bias is None else bias.data_ptr(), None if residual is None else residual.data_ptr(),
-            out.data_ptr(), scale, zero, torch.get_num_threads())
-        if status == 2:
-            raise MemoryError(f"the int8 kernel could not allocate its {m} x {k} scratch")
-        if status != 0:
-            raise NativeKernelError("this kernel library has no int8 GEMM (it was built without AVX-512 VNNI)")
-        return out
-
-    def qlinear_dynamic(self, x, packed, out_features: int, col_sums, w_scales, bias, residual, reduce_range: bool):
-        """:meth:`qlinear` with the quantization fbgemm's dynamic linear picks for x (its extremes found on every
-        thread, then :meth:`input_qparams`); None, having computed nothing, when x holds a NaN or an infinity."""
-        import torch
-
-        m, k = x.shape
-        out = torch.empty(m, out_features, dtype=torch.float32)
-        status = self.library.luxtts_qlinear_dynamic(
-            x.data_ptr(), m, k, packed.data_ptr(), out_features, col_sums.data_ptr(), w_scales.data_ptr(),
-            None if bias is None else bias.data_ptr(), None if residual is None else residual.data_ptr(),
-            out.data_ptr(), int(reduce_range), torch.get_num_threads())
+            out.data_ptr(), given, found, swoosh_slope is not None, 0.0 if swoosh_slope is None else swoosh_slope,
+            int(reduce_range), torch.get_num_threads())
         if status == 3:
             return None
         if status == 2:
             raise MemoryError(f"the int8 kernel could not allocate its {m} x {k} scratch")
         if status != 0:
             raise NativeKernelError("this kernel library has no int8 GEMM (it was built without AVX-512 VNNI)")
-        return out
+        return (out, (found[0], found[1])) if report_extremes else out
 
     def input_qparams(self, low: float, high: float, reduce_range: bool) -> Tuple[float, int]:
-        """The C twin of :func:`luxtts.runtime.quantize.input_qparams` that :meth:`qlinear_dynamic` uses."""
+        """The C twin of :func:`luxtts.runtime.quantize.input_qparams` that :meth:`qlinear` uses."""
         scale, zero = ctypes.c_double(), ctypes.c_int32()
         self.library.luxtts_input_qparams(low, high, int(reduce_range), ctypes.byref(scale), ctypes.byref(zero))
         return scale.value, zero.value
@@ -326,7 +317,6 @@ def _open(path: Path) -> NativeKernels:
         qlinear = library.luxtts_qlinear
         qlinear_supported = library.luxtts_qlinear_supported
         qlinear_panel = library.luxtts_qlinear_panel
-        qlinear_dynamic = library.luxtts_qlinear_dynamic
         qparams = library.luxtts_input_qparams
     except (OSError, AttributeError) as e:
         raise NativeKernelError(f"{path} does not load as the kernel library ({e})") from e
@@ -346,10 +336,7 @@ def _open(path: Path) -> NativeKernels:
                              + [ctypes.c_int64] * 4 + [ctypes.c_int])
     qlinear.restype = ctypes.c_int
     qlinear.argtypes = ([ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
-                        + [ctypes.c_void_p] * 5 + [ctypes.c_float, ctypes.c_int32, ctypes.c_int])
-    qlinear_dynamic.restype = ctypes.c_int
-    qlinear_dynamic.argtypes = ([ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
-                                + [ctypes.c_void_p] * 5 + [ctypes.c_int, ctypes.c_int])
+                        + [ctypes.c_void_p] * 7 + [ctypes.c_int, ctypes.c_float, ctypes.c_int, ctypes.c_int])
     qparams.restype = None
     qparams.argtypes = [ctypes.c_float, ctypes.c_float, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     qlinear_supported.restype = ctypes.c_int
@@ -436,7 +423,7 @@ def _self_test(kernels: NativeKernels) -> None:
             codes = torch.randint(-40, 300, (m, k), generator=generator)  # beyond 0 .. 255: clipped
             x, want = _qlinear_case(codes, weight, generator, with_bias)
             got = kernels.qlinear(x, kernels.pack_int8(weight), n, *_qlinear_tables(kernels, weight, want["w_scales"]),
-                                  want["bias"], want["residual"], 0.0625, 37)
+                                  want["bias"], want["residual"], extremes=QLINEAR_CASE_EXTREMES)
             error = ((got.double() - want["out"]).abs() / want["out"].abs().clamp_min(1.0)).max().item()
             if not error <= 1e-6:
                 raise NativeKernelError(f"{kernels.path} failed its int8 GEMM self-test (error {error:.3g})")
@@ -453,6 +440,10 @@ def _qlinear_tables(kernels: NativeKernels, weight, w_scales):
     scales = torch.zeros(padded, dtype=torch.float32)
     scales[:n] = w_scales
     return sums, scales
+
+
+# extremes whose quantization parameters are scale 1/16, zero point 37 (codes 0 .. 255 span -37/16 .. 218/16)
+QLINEAR_CASE_EXTREMES = (-2.3125, 13.625)
 
 
 def _qlinear_case(codes, weight, generator, with_bias: bool):

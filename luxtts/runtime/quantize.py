@@ -13,7 +13,7 @@ import contextlib
 import math
 import os
 import warnings
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -111,9 +111,11 @@ class Int8Linear(nn.Module):
         self._w_scales[: self.out_features] = scale.float()
         self._bias = None if bias is None else bias.contiguous()
 
-    def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None,
+                extremes: Optional[Tuple[float, float]] = None) -> Tensor:
+        """extremes: x's (min, max) when the caller knows them (see :meth:`swoosh_tail`); the same result."""
         if self._gemm is not None:
-            y = self._native(x, residual)
+            y = self._native(x, residual, extremes)
             if y is not None:
                 return y
         dtype = x.dtype
@@ -130,7 +132,25 @@ class Int8Linear(nn.Module):
             y.add_(residual)
         return y.to(dtype)
 
-    def _native(self, x: Tensor, residual: Optional[Tensor]) -> Optional[Tensor]:
+    def swoosh_tail(self, x: Tensor, slope: float) -> Optional[Tuple[Tensor, Tuple[float, float]]]:
+        """(softplus(y) - slope * y, its (min, max)) for this layer's output y = self(x), both from the native
+        kernel's one pass: the feed-forward modules' hidden activation, and the range its output layer would
+        otherwise read it once more to find. None where that kernel does not run (then: self(x), then the tail)."""
+        if self._gemm is None or x.dtype != torch.float32:
+            return None
+        rows = x.reshape(-1, self.in_features).contiguous()
+        if not rows.shape[0]:
+            return None
+        result = self._gemm.qlinear(rows, self._weight, self.out_features, self._col_sums, self._w_scales,
+                                    self._bias, reduce_range=self.reduce_range, swoosh_slope=slope,
+                                    report_extremes=True)
+        if result is None:
+            return None
+        y, extremes = result
+        return y.view(*x.shape[:-1], self.out_features), extremes
+
+    def _native(self, x: Tensor, residual: Optional[Tensor],
+                extremes: Optional[Tuple[float, float]] = None) -> Optional[Tensor]:
         """The native kernel's result, or None for the inputs it leaves to fbgemm (empty, NaN or infinite)."""
         rows = x.reshape(-1, self.in_features).float().contiguous()
         if not rows.shape[0]:
@@ -139,8 +159,8 @@ class Int8Linear(nn.Module):
         if residual is not None and residual.shape == (*x.shape[:-1], self.out_features) \
                 and residual.dtype == torch.float32:
             fused = residual.reshape(rows.shape[0], self.out_features).contiguous()
-        y = self._gemm.qlinear_dynamic(rows, self._weight, self.out_features, self._col_sums, self._w_scales,
-                                       self._bias, fused, self.reduce_range)
+        y = self._gemm.qlinear(rows, self._weight, self.out_features, self._col_sums, self._w_scales, self._bias,
+                               fused, reduce_range=self.reduce_range, extremes=extremes)
         if y is None:
             return None
         y = y.view(*x.shape[:-1], self.out_features)

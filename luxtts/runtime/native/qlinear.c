@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fastmath.h"
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
 #include <immintrin.h>
 #define LUXTTS_HAS_VNNI 1
@@ -151,11 +153,38 @@ static void tile(const uint8_t *q, int64_t kp, const int8_t *panel, int rows, in
     }
     TILE_R(STORE)
 }
+
+/* What a thread saw of the values it stored: their extremes, and whether one was NaN. */
+typedef struct {
+    float low, high;
+    int nan;
+} seen_t;
+
+/* The stored rows row .. row + rows - 1, channels col .. col + PANEL - 1 (those under n): Swoosh tail applied
+ * in place where swoosh is set, their extremes added to seen, while they are still in L1. */
+static void finish_tile(float *out, int64_t row, int rows, int64_t col, int64_t n, int swoosh, float slope,
+                        seen_t *seen) {
+    const int64_t width = n - col < PANEL ? n - col : PANEL;
+    float low = seen->low, high = seen->high;
+    int nan = seen->nan;
+    for (int r = 0; r < rows; r++) {
+        float *o = out + (row + r) * n + col;
+#pragma omp simd reduction(min : low) reduction(max : high) reduction(| : nan)
+        for (int64_t c = 0; c < width; c++) {
+            float v = swoosh ? swoosh_tail_one(o[c], slope) : o[c];
+            o[c] = v;
+            low = v < low ? v : low;
+            high = v > high ? v : high;
+            nan |= v != v;
+        }
+    }
+    seen->low = low, seen->high = high, seen->nan = nan;
+}
 #endif
 
 #ifdef LUXTTS_HAS_VNNI
-/* each thread's share of the rows' extremes, and whether it met a NaN */
-static void extremes(const float *x, int64_t count, float *low, float *high, int *nan) {
+/* the extremes of count floats, and whether one was NaN */
+static seen_t extremes(const float *x, int64_t count) {
     __m512 lo = _mm512_set1_ps(INFINITY), hi = _mm512_set1_ps(-INFINITY);
     __mmask16 unordered = 0;
     for (int64_t i = 0; i < count; i += 16) {
@@ -165,72 +194,100 @@ static void extremes(const float *x, int64_t count, float *low, float *high, int
         lo = _mm512_mask_min_ps(lo, mask, lo, v);
         hi = _mm512_mask_max_ps(hi, mask, hi, v);
     }
-    *low = _mm512_reduce_min_ps(lo);
-    *high = _mm512_reduce_max_ps(hi);
-    *nan = unordered != 0;
+    seen_t seen = {_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), unordered != 0};
+    return seen;
+}
+
+static seen_t combine(const seen_t *each, int count) {
+    seen_t all = {INFINITY, -INFINITY, 0};
+    for (int t = 0; t < count; t++) {
+        all.low = each[t].low < all.low ? each[t].low : all.low;
+        all.high = each[t].high > all.high ? each[t].high : all.high;
+        all.nan |= each[t].nan;
+    }
+    return all;
 }
 
 #define MAX_THREADS 256
+#endif
 
-static int qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, int64_t n, const int32_t *col_sums,
-                   const float *w_scales, const float *bias, const float *residual, float *out, int dynamic,
-                   int reduce_range, float a_scale, int32_t a_zero, int threads) {
+/* out (m x n) = dequantized(quantized(x) . weights^T) [+ bias] [+ residual], as fbgemm's dynamic linear computes it.
+ *
+ * x: m x k float32, row-major. packed: the weights as NativeKernels.pack_int8 lays them out (panels of PANEL
+ * channels, k rounded up to 4, n up to PANEL; padding 0). col_sums (n_padded): each channel's sum of weights;
+ * w_scales (n_padded): their float32 scales; bias (n) or NULL; residual (m x n) or NULL.
+ * x is quantized with the parameters luxtts_input_qparams picks for its extremes: given in extremes_in (low,
+ * high) when the caller knows them, else found here. Where swoosh is set, out holds softplus(y) - slope * y
+ * of the result y instead (after bias and residual). extremes_out, when not NULL, receives the extremes of what
+ * out holds (NaN as its low and high when out holds a NaN).
+ * Returns 0 when done, 1 without VNNI, 2 when the scratch cannot be allocated, 3 (out untouched) when x's
+ * extremes are not finite (a NaN or an infinity in x), which fbgemm's own kernel is left to handle. */
+int luxtts_qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, int64_t n, const int32_t *col_sums,
+                   const float *w_scales, const float *bias, const float *residual, float *out,
+                   const float *extremes_in, float *extremes_out, int swoosh, float slope, int reduce_range,
+                   int threads) {
+#ifndef LUXTTS_HAS_VNNI
+    (void)x; (void)m; (void)k; (void)packed; (void)n; (void)col_sums; (void)w_scales; (void)bias; (void)residual;
+    (void)out; (void)extremes_in; (void)extremes_out; (void)swoosh; (void)slope; (void)reduce_range; (void)threads;
+    return 1;
+#else
     if (m <= 0 || n <= 0) return 0;
     threads = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
     const int64_t kp = (k + 3) & ~(int64_t)3;
     const int64_t n_padded = (n + PANEL - 1) / PANEL * PANEL;
     const int64_t tiles = (m + TILE_ROWS - 1) / TILE_ROWS;
     const int64_t m_padded = tiles * TILE_ROWS;
+    const int64_t panels = n_padded / PANEL;
+    const int64_t blocks = (tiles + TILES_PER_BLOCK - 1) / TILES_PER_BLOCK;
+    const int finish = swoosh || extremes_out != NULL;
     uint8_t *q = NULL;
     size_t q_bytes = ((size_t)(m_padded * kp) + 63) & ~(size_t)63;
     if (posix_memalign((void **)&q, 64, q_bytes + (size_t)n_padded * 8) != 0) return 2;
     int32_t *offsets = (int32_t *)(q + q_bytes);
     float *scales = (float *)(offsets + n_padded);
-    float lows[MAX_THREADS], highs[MAX_THREADS];
-    int nans[MAX_THREADS];
-    int status = 0;
-    const int64_t panels = n_padded / PANEL;
-    const int64_t blocks = (tiles + TILES_PER_BLOCK - 1) / TILES_PER_BLOCK;
+    seen_t inputs[MAX_THREADS], outputs[MAX_THREADS];
+    int status = 0, team = 1;
+    float a_scale = 0.0f;
+    int32_t a_zero = 0;
 #pragma omp parallel num_threads(threads)
     {
-        if (dynamic) {
-            int id = omp_get_thread_num(), count = omp_get_num_threads();
-            int64_t total = m * k, share = (total + count - 1) / count;
-            int64_t first = share * id < total ? share * id : total;
-            int64_t last = first + share < total ? first + share : total;
-            extremes(x + first, last - first, &lows[id], &highs[id], &nans[id]);
+        const int id = omp_get_thread_num();
+#pragma omp single
+        team = omp_get_num_threads();
+        if (extremes_in == NULL) {
+            const int64_t total = m * k, share = (total + team - 1) / team;
+            const int64_t first = share * id < total ? share * id : total;
+            const int64_t last = first + share < total ? first + share : total;
+            inputs[id] = extremes(x + first, last - first);
+        }
 #pragma omp barrier
 #pragma omp single
-            {
-                float low = INFINITY, high = -INFINITY;
-                int nan = 0;
-                for (int t = 0; t < count; t++) {
-                    low = lows[t] < low ? lows[t] : low;
-                    high = highs[t] > high ? highs[t] : high;
-                    nan |= nans[t];
-                }
-                if (nan || !isfinite(low) || !isfinite(high)) {
-                    status = 3;
-                } else {
-                    double scale;
-                    luxtts_input_qparams(low, high, reduce_range, &scale, &a_zero);
-                    a_scale = (float)scale;
-                }
+        {
+            seen_t range = {0.0f, 0.0f, 0};
+            if (extremes_in == NULL) {
+                range = combine(inputs, team);
+            } else {
+                range.low = extremes_in[0], range.high = extremes_in[1];
             }
-        }
-        if (status == 0) {
-#pragma omp single
-            {
+            if (range.nan || !isfinite(range.low) || !isfinite(range.high)) {
+                status = 3;
+            } else {
+                double scale;
+                luxtts_input_qparams(range.low, range.high, reduce_range, &scale, &a_zero);
+                a_scale = (float)scale;
                 for (int64_t j = 0; j < n_padded; j++) {
                     offsets[j] = a_zero * col_sums[j];
                     scales[j] = a_scale * w_scales[j];
                 }
                 memset(q + m * kp, a_zero, (size_t)((m_padded - m) * kp));
             }
+        }
+        if (status == 0) {
             const float inverse = 1.0f / a_scale;
 #pragma omp for schedule(static)
             for (int64_t r = 0; r < m; r += 16)
                 quantize_rows(x, r, r + 16 < m ? r + 16 : m, k, q, kp, inverse, a_zero);
+            seen_t seen = {INFINITY, -INFINITY, 0};
 #pragma omp for schedule(static)
             for (int64_t unit = 0; unit < blocks * panels; unit++) {
                 const int64_t block = unit / panels, p = unit % panels;
@@ -240,42 +297,18 @@ static int qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, i
                     const int rows = (int)(m - row < TILE_ROWS ? m - row : TILE_ROWS);
                     tile(q + row * kp, kp, packed + p * kp * PANEL, rows, row, p * PANEL, n, offsets, scales, bias,
                          residual, out);
+                    if (finish) finish_tile(out, row, rows, p * PANEL, n, swoosh, slope, &seen);
                 }
             }
+            outputs[id] = seen;
         }
     }
     free(q);
+    if (status == 0 && extremes_out != NULL) {
+        seen_t all = combine(outputs, team);
+        extremes_out[0] = all.nan ? NAN : all.low;
+        extremes_out[1] = all.nan ? NAN : all.high;
+    }
     return status;
-}
-#endif
-
-/* out (m x n) = dequantized(quantized(x) . weights^T) [+ bias] [+ residual], as fbgemm computes it.
- * x: m x k float32, row-major. packed: the weights as NativeKernels.pack_int8 lays them out (panels of PANEL
- * channels, k rounded up to 4, n up to PANEL; padding 0). col_sums (n_padded): each channel's sum of weights;
- * w_scales (n_padded): their float32 scales; bias (n) or NULL; residual (m x n) or NULL.
- * luxtts_qlinear quantizes x with the given (a_scale, a_zero); luxtts_qlinear_dynamic finds x's extremes and
- * picks them as fbgemm's dynamic linear does (luxtts_input_qparams), and returns 3, with out untouched, when
- * x holds a NaN or an infinity. Both return 0 when done, 1 without VNNI, 2 when the scratch cannot be allocated. */
-int luxtts_qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, int64_t n, const int32_t *col_sums,
-                   const float *w_scales, const float *bias, const float *residual, float *out, float a_scale,
-                   int32_t a_zero, int threads) {
-#ifdef LUXTTS_HAS_VNNI
-    return qlinear(x, m, k, packed, n, col_sums, w_scales, bias, residual, out, 0, 0, a_scale, a_zero, threads);
-#else
-    (void)x; (void)m; (void)k; (void)packed; (void)n; (void)col_sums; (void)w_scales; (void)bias; (void)residual;
-    (void)out; (void)a_scale; (void)a_zero; (void)threads;
-    return 1;
-#endif
-}
-
-int luxtts_qlinear_dynamic(const float *x, int64_t m, int64_t k, const int8_t *packed, int64_t n,
-                           const int32_t *col_sums, const float *w_scales, const float *bias, const float *residual,
-                           float *out, int reduce_range, int threads) {
-#ifdef LUXTTS_HAS_VNNI
-    return qlinear(x, m, k, packed, n, col_sums, w_scales, bias, residual, out, 1, reduce_range, 0.0f, 0, threads);
-#else
-    (void)x; (void)m; (void)k; (void)packed; (void)n; (void)col_sums; (void)w_scales; (void)bias; (void)residual;
-    (void)out; (void)reduce_range; (void)threads;
-    return 1;
 #endif
 }
