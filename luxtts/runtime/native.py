@@ -1,5 +1,6 @@
-"""Small C kernels for the CPU, compiled on first use with the system's GCC: the Swoosh tail in one pass, and
-the int8 models' attention-weighted sums of 12-wide value heads from bfloat16 weights.
+"""Small C kernels for the CPU, compiled on first use with the system's GCC: the Swoosh tail in one pass, the
+attention's positional scores and softmax, the int8 models' attention-weighted sums of 12-wide value heads from
+bfloat16 weights, and their int8 linear layers on AVX-512 VNNI (native/qlinear.c says why, docs/speed.md round 7).
 
 Why C: torch has no fused softplus(z) - 0.08 z, and its softplus kernel alone was 15% of an int8 pass (a
 vectorised log1p that costs three logs). One branch-free loop over the activation, exp and log1p as
