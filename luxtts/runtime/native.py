@@ -43,7 +43,7 @@ NATIVE_MODES = ("auto", "off", "on")
 ABI_VERSION = 3
 SOURCES = tuple(Path(__file__).with_name("native") / name
                 for name in ("swoosh.c", "attend.c", "scores.c", "qlinear.c"))
-HEADERS = (Path(__file__).with_name("native") / "fastmath.h",)
+HEADERS = tuple(Path(__file__).with_name("native") / name for name in ("fastmath.h", "scratch.h"))
 # OpenMP: the loop is split over torch's own thread count. GCC's libgomp has the soname torch's Linux wheels
 # bundle, so the kernel binds to the copy torch already loaded (one runtime and one thread pool, checked in
 # _check_no_new_openmp).
