@@ -295,3 +295,24 @@ def test_feed_forward_leaves_non_finite_inputs_to_the_unfused_path():
         want = ff.out_proj(layers._swoosh_tail(ff.in_proj(x)))
     assert torch.equal(got.isnan(), want.isnan())
     assert torch.equal(got.nan_to_num(), want.nan_to_num())
+
+
+def test_a_given_output_tensor_is_written_in_place_or_left_to_the_caller():
+    torch_layer, layer = pair(torch.nn.Linear(24, 40))
+    x, residual = torch.randn(2, 6, 24), torch.randn(2, 6, 40)
+    want = torch_layer(x, residual)
+    target = torch.full((2, 6, 40), math.nan)
+    got = layer(x, residual, out=target)
+    assert torch.equal(got, want)
+    assert (got is target) == (layer._gemm is not None)  # the kernel writes there; fbgemm's result is returned
+    rows = torch.full((3, 12, 40), math.nan)
+    got = layer(x.reshape(12, 24), residual.reshape(12, 40), out=rows[1])  # a contiguous slice of a bigger tensor
+    assert torch.equal(got, want.reshape(12, 40))
+    assert rows[0].isnan().all() and rows[2].isnan().all()
+    strided = torch.empty(40, 6).T  # the result's shape, not contiguous: a new tensor instead
+    got = layer(x[0], residual[0], out=strided)
+    assert got is not strided and torch.equal(got, torch_layer(x[0], residual[0]))
+    if layer._gemm is not None:
+        with pytest.raises(NativeKernelError, match="out must be a contiguous"):
+            layer._gemm.qlinear(x[0].contiguous(), layer._weight, 40, layer._col_sums, layer._w_scales, layer._bias,
+                                out=torch.empty(5, 40))

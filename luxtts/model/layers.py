@@ -176,16 +176,20 @@ class FeedForward(nn.Module):
         out = flat.new_empty(rows, self.out_proj.out_features)
         for start in range(0, rows, _FF_BLOCK_ROWS):
             stop = min(rows, start + _FF_BLOCK_ROWS)
-            out[start:stop] = self._rows(flat[start:stop], None if flat_res is None else flat_res[start:stop])
+            block = out[start:stop]
+            y = self._rows(flat[start:stop], None if flat_res is None else flat_res[start:stop], block)
+            if y is not block:
+                block.copy_(y)
         return out.view(*x.shape[:-1], out.shape[-1])
 
-    def _rows(self, x: Tensor, residual: Optional[Tensor]) -> Tensor:
+    def _rows(self, x: Tensor, residual: Optional[Tensor], out: Optional[Tensor] = None) -> Tensor:
         # An int8 model's native kernel applies the tail as it writes the hidden activation, and notes its range,
-        # which out_proj would otherwise read the whole activation again to find (luxtts.runtime.quantize).
+        # which out_proj would otherwise read the whole activation again to find; out_proj then writes its rows
+        # straight into ``out`` (luxtts.runtime.quantize).
         fused = getattr(self.in_proj, "swoosh_tail", None)
         hidden = None if fused is None or not hasattr(self.out_proj, "swoosh_tail") else fused(x, _SWOOSH_SLOPE)
         if hidden is not None:
-            return self.out_proj(hidden[0], residual, extremes=hidden[1])
+            return self.out_proj(hidden[0], residual, extremes=hidden[1], out=out)
         return self.out_proj(_swoosh_tail(self.in_proj(x)), residual)
 
 

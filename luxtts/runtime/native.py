@@ -43,7 +43,7 @@ NATIVE_MODES = ("auto", "off", "on")
 ABI_VERSION = 3
 SOURCES = tuple(Path(__file__).with_name("native") / name
                 for name in ("swoosh.c", "attend.c", "scores.c", "qlinear.c"))
-HEADERS = (Path(__file__).with_name("native") / "fastmath.h",)
+HEADERS = tuple(Path(__file__).with_name("native") / name for name in ("fastmath.h", "scratch.h"))
 # OpenMP: the loop is split over torch's own thread count. GCC's libgomp has the soname torch's Linux wheels
 # bundle, so the kernel binds to the copy torch already loaded (one runtime and one thread pool, checked in
 # _check_no_new_openmp).
@@ -102,18 +102,23 @@ class NativeKernels:
 
     def qlinear(self, x, packed, out_features: int, col_sums, w_scales, bias, residual=None, *,
                 reduce_range: bool = False, extremes: Optional[Tuple[float, float]] = None,
-                swoosh_slope: Optional[float] = None, report_extremes: bool = False):
+                swoosh_slope: Optional[float] = None, report_extremes: bool = False, out=None):
         """fbgemm's dynamic int8 linear, bit for bit. x (m, k) contiguous float32 is quantized with the parameters
         :meth:`input_qparams` picks for its extremes (``extremes`` when the caller knows them, else found on
         every thread), times the weight :meth:`pack_int8` packed; col_sums (int32) and w_scales (float32) per
         output channel, padded to the panel; bias (out_features,) float32 or None; residual (m, out_features)
         contiguous float32 or None, added to the result. swoosh_slope: the result y becomes softplus(y) -
         slope * y, in the same pass. Returns a new (m, out_features) float32 tensor, with (low, high) of what
-        it holds when ``report_extremes``; None, having computed nothing, when x's extremes are not finite."""
+        it holds when ``report_extremes``; None, having computed nothing, when x's extremes are not finite.
+        out: a contiguous (m, out_features) float32 tensor to write the result into instead of a new one."""
         import torch
 
         m, k = x.shape
-        out = torch.empty(m, out_features, dtype=torch.float32)
+        if out is None:
+            out = torch.empty(m, out_features, dtype=torch.float32)
+        elif not (out.shape == (m, out_features) and out.dtype == torch.float32 and out.is_contiguous()):
+            raise NativeKernelError(f"out must be a contiguous ({m}, {out_features}) float32 tensor, got "
+                                    f"{tuple(out.shape)} {out.dtype}")
         given = None if extremes is None else (ctypes.c_float * 2)(*extremes)
         found = (ctypes.c_float * 2)() if report_extremes else None
         status = self.library.luxtts_qlinear(

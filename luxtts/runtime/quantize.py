@@ -111,11 +111,13 @@ class Int8Linear(nn.Module):
         self._w_scales[: self.out_features] = scale.float()
         self._bias = None if bias is None else bias.contiguous()
 
-    def forward(self, x: Tensor, residual: Optional[Tensor] = None,
-                extremes: Optional[Tuple[float, float]] = None) -> Tensor:
-        """extremes: x's (min, max) when the caller knows them (see :meth:`swoosh_tail`); the same result."""
+    def forward(self, x: Tensor, residual: Optional[Tensor] = None, extremes: Optional[Tuple[float, float]] = None,
+                out: Optional[Tensor] = None) -> Tensor:
+        """extremes: x's (min, max) when the caller knows them (see :meth:`swoosh_tail`); the same result.
+        out: a contiguous float32 tensor of the result's shape that the native kernel may write the result into
+        (the return value is then ``out``; otherwise a new tensor, which the caller copies)."""
         if self._gemm is not None:
-            y = self._native(x, residual, extremes)
+            y = self._native(x, residual, extremes, out)
             if y is not None:
                 return y
         dtype = x.dtype
@@ -149,8 +151,8 @@ class Int8Linear(nn.Module):
         y, extremes = result
         return y.view(*x.shape[:-1], self.out_features), extremes
 
-    def _native(self, x: Tensor, residual: Optional[Tensor],
-                extremes: Optional[Tuple[float, float]] = None) -> Optional[Tensor]:
+    def _native(self, x: Tensor, residual: Optional[Tensor], extremes: Optional[Tuple[float, float]] = None,
+                out: Optional[Tensor] = None) -> Optional[Tensor]:
         """The native kernel's result, or None for the inputs it leaves to fbgemm (empty, NaN or infinite)."""
         rows = x.reshape(-1, self.in_features).float().contiguous()
         if not rows.shape[0]:
@@ -159,14 +161,18 @@ class Int8Linear(nn.Module):
         if residual is not None and residual.shape == (*x.shape[:-1], self.out_features) \
                 and residual.dtype == torch.float32:
             fused = residual.reshape(rows.shape[0], self.out_features).contiguous()
+        if out is not None and not (out.dtype == torch.float32 and x.dtype == torch.float32 and out.is_contiguous()
+                                    and out.shape == (*x.shape[:-1], self.out_features)):
+            out = None
         y = self._gemm.qlinear(rows, self._weight, self.out_features, self._col_sums, self._w_scales, self._bias,
-                               fused, reduce_range=self.reduce_range, extremes=extremes)
+                               fused, reduce_range=self.reduce_range, extremes=extremes,
+                               out=None if out is None else out.view(rows.shape[0], self.out_features))
         if y is None:
             return None
         y = y.view(*x.shape[:-1], self.out_features)
         if residual is not None and fused is None:  # broadcast or another dtype: added as torch adds it
             y.add_(residual)
-        return y.to(x.dtype)
+        return y.to(x.dtype) if out is None else out
 
     def packed_weight(self):
         """The weight as torch's quantized engine packed it (packed anew on each call for the native kernel's layers)."""

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "fastmath.h"
+#include "scratch.h"
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
 #include <immintrin.h>
 #define LUXTTS_HAS_VNNI 1
@@ -161,24 +162,18 @@ typedef struct {
 } seen_t;
 
 /* The stored rows row .. row + rows - 1, channels col .. col + PANEL - 1 (those under n): Swoosh tail applied
- * in place where swoosh is set, their extremes added to seen, while they are still in L1. */
+ * in place where swoosh is set, their range noted, while they are still in L1. */
 static void finish_tile(float *out, int64_t row, int rows, int64_t col, int64_t n, int swoosh, float slope,
-                        seen_t *seen) {
+                        running_range_t *range) {
     const int64_t width = n - col < PANEL ? n - col : PANEL;
-    float low = seen->low, high = seen->high;
-    int nan = seen->nan;
     for (int r = 0; r < rows; r++) {
         float *o = out + (row + r) * n + col;
-#pragma omp simd reduction(min : low) reduction(max : high) reduction(| : nan)
-        for (int64_t c = 0; c < width; c++) {
-            float v = swoosh ? swoosh_tail_one(o[c], slope) : o[c];
-            o[c] = v;
-            low = v < low ? v : low;
-            high = v > high ? v : high;
-            nan |= v != v;
+        if (swoosh) {
+#pragma omp simd
+            for (int64_t c = 0; c < width; c++) o[c] = swoosh_tail_one(o[c], slope);
         }
+        range_note(range, o, width);
     }
-    seen->low = low, seen->high = high, seen->nan = nan;
 }
 #endif
 
@@ -240,9 +235,9 @@ int luxtts_qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, i
     const int64_t panels = n_padded / PANEL;
     const int64_t blocks = (tiles + TILES_PER_BLOCK - 1) / TILES_PER_BLOCK;
     const int finish = swoosh || extremes_out != NULL;
-    uint8_t *q = NULL;
     size_t q_bytes = ((size_t)(m_padded * kp) + 63) & ~(size_t)63;
-    if (posix_memalign((void **)&q, 64, q_bytes + (size_t)n_padded * 8) != 0) return 2;
+    uint8_t *q = thread_scratch(q_bytes + (size_t)n_padded * 8);
+    if (q == NULL) return 2;
     int32_t *offsets = (int32_t *)(q + q_bytes);
     float *scales = (float *)(offsets + n_padded);
     seen_t inputs[MAX_THREADS], outputs[MAX_THREADS];
@@ -287,7 +282,7 @@ int luxtts_qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, i
 #pragma omp for schedule(static)
             for (int64_t r = 0; r < m; r += 16)
                 quantize_rows(x, r, r + 16 < m ? r + 16 : m, k, q, kp, inverse, a_zero);
-            seen_t seen = {INFINITY, -INFINITY, 0};
+            running_range_t range = range_start();
 #pragma omp for schedule(static)
             for (int64_t unit = 0; unit < blocks * panels; unit++) {
                 const int64_t block = unit / panels, p = unit % panels;
@@ -297,13 +292,12 @@ int luxtts_qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, i
                     const int rows = (int)(m - row < TILE_ROWS ? m - row : TILE_ROWS);
                     tile(q + row * kp, kp, packed + p * kp * PANEL, rows, row, p * PANEL, n, offsets, scales, bias,
                          residual, out);
-                    if (finish) finish_tile(out, row, rows, p * PANEL, n, swoosh, slope, &seen);
+                    if (finish) finish_tile(out, row, rows, p * PANEL, n, swoosh, slope, &range);
                 }
             }
-            outputs[id] = seen;
+            range_end(&range, &outputs[id].low, &outputs[id].high, &outputs[id].nan);
         }
     }
-    free(q);
     if (status == 0 && extremes_out != NULL) {
         seen_t all = combine(outputs, team);
         extremes_out[0] = all.nan ? NAN : all.low;
