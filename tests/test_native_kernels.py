@@ -4,6 +4,7 @@ its folder or file cannot be trusted, and computes what torch computes; without 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import stat
 import subprocess
@@ -342,10 +343,14 @@ def test_attention_weights_use_the_fused_softmax_in_bfloat16_and_stay_close_to_t
     pos = module.project_positions(compact_rel_positions(300, 16))
     key_mask = torch.zeros(2, 1, 1, 300, dtype=torch.bool)
     key_mask[1, ..., 250:] = True
-    assert native.kernels() is not None
+    kernels = native.kernels()
+    assert kernels is not None
+    assert kernels.bf16_scores == native_bfloat16()
     calls = []
-    real = native.NativeKernels.rel_softmax
-    monkeypatch.setattr(native.NativeKernels, "rel_softmax", lambda self, *a: calls.append(1) or real(self, *a))
+    # with AVX-512 BF16 the kernel computes the scores too (rel_attention), elsewhere it takes torch's (rel_softmax)
+    used = "rel_attention" if kernels.bf16_scores else "rel_softmax"
+    real = getattr(native.NativeKernels, used)
+    monkeypatch.setattr(native.NativeKernels, used, lambda self, *a: calls.append(1) or real(self, *a))
     with torch.inference_mode():
         fused = module(x, pos, key_mask)
         assert calls and (fused[1, :, :, 250:] == 0).all()
@@ -355,6 +360,43 @@ def test_attention_weights_use_the_fused_softmax_in_bfloat16_and_stay_close_to_t
         exact = module(x, module.project_positions(compact_rel_positions(300, 16)), key_mask)
     n = len(calls)
     assert n == 2 * 4  # every head's block of each item (300 frames: one block)
-    # the fused weights are the float32 ones rounded once; torch's bfloat16 path rounds the scores too
+    # the fused weights are the float32 ones rounded once; torch's bfloat16 path rounds the scores too (and with
+    # rel_attention the scores are the float32 sums of the bfloat16 q and k, not rounded to bfloat16 either)
     assert (fused.float() - exact).abs().max().item() <= 2.0**-8
     assert (fused.float() - exact).abs().max().item() <= (plain.float() - exact).abs().max().item()
+
+
+@pytest.mark.parametrize("t,rows,first,masked,dq", [(300, 300, 0, 0, 32), (129, 64, 40, 9, 8), (65, 65, 0, 64, 2),
+                                                    (1, 1, 0, 0, 4), (77, 1, 76, 0, 12)])
+def test_the_score_kernel_matches_float64_where_the_cpu_has_it(kernel_dir, t, rows, first, masked, dq):
+    kernels = native.kernels()
+    if not kernels.bf16_scores:
+        assert not native_bfloat16()
+        with pytest.raises(NativeKernelError, match="no bfloat16 scores"):
+            kernels.rel_attention(torch.empty(1, 1, dtype=torch.bfloat16), torch.zeros(1, 2, dtype=torch.bfloat16),
+                                  torch.zeros(1, 1, 2, dtype=torch.bfloat16), torch.zeros(1, 1, dtype=torch.bfloat16),
+                                  torch.zeros(1, 1, dtype=torch.bfloat16), None, 0)
+        return
+    generator = torch.Generator().manual_seed(t)
+    q = (torch.randn(rows, dq, generator=generator) * 2).to(torch.bfloat16)
+    k = (torch.randn(t, dq, generator=generator) * 2).to(torch.bfloat16).T  # strided, as the model's keys are
+    p = torch.randn(rows, 4, generator=generator).to(torch.bfloat16)
+    pos = torch.randn(4, 2 * t - 1, generator=generator).to(torch.bfloat16)
+    mask = torch.zeros(t, dtype=torch.bool)
+    mask[t - masked:] = masked > 0
+    want = native.rel_softmax_reference(q.double() @ k.double(), p, pos, mask if masked else None, first)
+    got = torch.full((rows, t), math.nan, dtype=torch.bfloat16)
+    kernels.rel_attention(got, q, native.key_pairs(k), p, pos, mask if masked else None, first)
+    assert (got.double() - want).abs().max().item() <= 2.0**-8  # bfloat16's rounding of the weights, nothing more
+    if masked:
+        assert (got[:, t - masked:] == 0).all()
+    assert torch.allclose(got.double().sum(-1), torch.ones(rows, dtype=torch.float64), atol=2e-2)
+
+
+def test_key_pairs_puts_each_pair_of_channels_side_by_side():
+    k = torch.arange(6 * 5, dtype=torch.float32).reshape(6, 5)  # (dq, T)
+    pairs = native.key_pairs(k)
+    assert pairs.shape == (3, 5, 2) and pairs.is_contiguous()
+    for e in range(3):
+        for j in range(5):
+            assert pairs[e, j].tolist() == [k[2 * e, j].item(), k[2 * e + 1, j].item()]

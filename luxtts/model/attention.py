@@ -94,10 +94,17 @@ def _per_head_blocks(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Opt
     b, h, t, _ = out.shape
     rows = _query_block_rows(1, t)
     kernels = native.kernels() if out.dtype in (torch.bfloat16, torch.float32) else None
+    fused = (kernels is not None and kernels.bf16_scores and out.dtype == torch.bfloat16 and q.shape[-1] % 2 == 0
+             and q.stride(-1) == 1 and p.stride(-1) == 1 and pos.is_contiguous()
+             and (key_mask is None or key_mask.is_contiguous()))
     for i in range(b):
         for j in range(h):
             qj, kj, pj, pos_j = q[i, j], k[i, j], p[i, j], pos[0, j]
             mask = None if key_mask is None else key_mask[i, 0]
+            if fused:
+                # scores, positions, mask and softmax row by row in the kernel, the scores never stored
+                kernels.rel_attention(out[i, j], qj, native.key_pairs(kj), pj, pos_j, mask, 0)
+                continue
             for i0 in range(0, t, rows):
                 i1 = min(t, i0 + rows)
                 block = out[i, j, i0:i1]

@@ -60,6 +60,7 @@ class NativeKernels:
     path: Path
     attend_widths: Tuple[int, ...]  # value-head widths attend_bf16 computes (none without AVX-512 BF16)
     int8_panel: int  # output channels per panel of a packed int8 weight; 0: no int8 GEMM (no AVX-512 VNNI)
+    bf16_scores: bool = False  # rel_attention: q . k in the softmax kernel (AVX-512 BF16)
 
     def swoosh_tail(self, z, slope: float):
         """softplus(z) - slope z for a contiguous float32 CPU tensor ``z``; a new tensor of its shape."""
@@ -140,6 +141,22 @@ class NativeKernels:
         self.library.luxtts_input_qparams(low, high, int(reduce_range), ctypes.byref(scale), ctypes.byref(zero))
         return scale.value, zero.value
 
+    def rel_attention(self, block, q, k_pairs, p, pos, mask, first_row: int) -> None:
+        """:meth:`rel_softmax` with the scores q . k computed in the kernel, in float32, instead of read from
+        ``block``: block (rows, T) contiguous bfloat16, written; q (rows, dq) bfloat16, each row contiguous; k_pairs:
+        :func:`key_pairs` of the head's keys. Needs :attr:`bf16_scores`."""
+        import torch
+
+        rows, t = block.shape
+        status = self.library.luxtts_rel_attention_bf16(
+            block.data_ptr(), q.data_ptr(), q.stride(0), k_pairs.data_ptr(), q.shape[1], p.data_ptr(), p.stride(0),
+            pos.data_ptr(), pos.shape[1], None if mask is None else mask.data_ptr(), rows, t, first_row, p.shape[1],
+            torch.get_num_threads())
+        if status == -2:
+            raise NativeKernelError("this kernel library computes no bfloat16 scores (no AVX-512 BF16)")
+        if status != 0:
+            raise MemoryError(f"the attention kernel could not allocate a scratch row of {t} floats")
+
     def attend_bf16(self, weights, values):
         """weights (B, H, T, S) contiguous bfloat16, values (B, S, H, d) float32 on the CPU, d one of
         :attr:`attend_widths` -> (B, T, H * d) float32: each head's weights times its values, summed in float32."""
@@ -200,7 +217,8 @@ def status() -> str:
         return str(e)
     if reason is None:
         loaded = _load(str(kernel_dir()))[0]
-        attend = "bfloat16 value products" if loaded.attend_widths else "no bfloat16 value products (no AVX-512 BF16)"
+        attend = ("bfloat16 scores and value products" if loaded.attend_widths
+                  else "no bfloat16 value products (no AVX-512 BF16)")
         gemm = "int8 GEMM (AVX-512 VNNI)" if loaded.int8_panel else "no int8 GEMM (no AVX-512 VNNI)"
         return f"C kernels: Swoosh, positional softmax, {attend}, {gemm} ({loaded.path})"
     return f"not used: {reason}"
@@ -324,6 +342,8 @@ def _open(path: Path) -> NativeKernels:
         qlinear_supported = library.luxtts_qlinear_supported
         qlinear_panel = library.luxtts_qlinear_panel
         qparams = library.luxtts_input_qparams
+        rel_attention = library.luxtts_rel_attention_bf16
+        rel_attention_supported = library.luxtts_rel_attention_supported
     except (OSError, AttributeError) as e:
         raise NativeKernelError(f"{path} does not load as the kernel library ({e})") from e
     version.restype = ctypes.c_int
@@ -343,6 +363,12 @@ def _open(path: Path) -> NativeKernels:
     qlinear.restype = ctypes.c_int
     qlinear.argtypes = ([ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
                         + [ctypes.c_void_p] * 7 + [ctypes.c_int, ctypes.c_float, ctypes.c_int, ctypes.c_int])
+    rel_attention.restype = ctypes.c_int
+    rel_attention.argtypes = ([ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+                               ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+                              + [ctypes.c_int64] * 4 + [ctypes.c_int])
+    rel_attention_supported.restype = ctypes.c_int
+    rel_attention_supported.argtypes = []
     qparams.restype = None
     qparams.argtypes = [ctypes.c_float, ctypes.c_float, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     qlinear_supported.restype = ctypes.c_int
@@ -351,7 +377,7 @@ def _open(path: Path) -> NativeKernels:
     qlinear_panel.argtypes = []
     _check_no_new_openmp(mapped_before)
     kernels = NativeKernels(library, path, tuple(d for d in range(1, 65) if supports(d)),
-                            int(qlinear_panel()) if qlinear_supported() else 0)
+                            int(qlinear_panel()) if qlinear_supported() else 0, bool(rel_attention_supported()))
     _self_test(kernels)
     return kernels
 
@@ -423,6 +449,21 @@ def _self_test(kernels: NativeKernels) -> None:
         if not error <= 1e-6:
             raise NativeKernelError(f"{kernels.path} failed its float32 softmax self-test (error {error:.3g})")
 
+    if kernels.bf16_scores:
+        for t, rows, first, masked, dq in ((37, 37, 0, 0, 32), (70, 16, 20, 5, 8), (1, 1, 0, 0, 2)):
+            q = torch.randn(rows, dq, generator=generator).to(torch.bfloat16)
+            k = torch.randn(dq, t, generator=generator).to(torch.bfloat16)
+            p = torch.randn(rows, 4, generator=generator).to(torch.bfloat16)
+            pos = torch.randn(4, 2 * t - 1, generator=generator).to(torch.bfloat16)
+            mask = torch.zeros(t, dtype=torch.bool)
+            mask[t - masked:] = masked > 0
+            want = rel_softmax_reference(q.double() @ k.double(), p, pos, mask if masked else None, first)
+            got = torch.empty(rows, t, dtype=torch.bfloat16)
+            kernels.rel_attention(got, q, key_pairs(k), p, pos, mask if masked else None, first)
+            error = (got.double() - want).abs().max().item()
+            if not error <= 4e-3:
+                raise NativeKernelError(f"{kernels.path} failed its attention-score self-test (error {error:.3g})")
+
     if kernels.int8_panel:
         for m, k, n, with_bias in ((13, 50, 70, True), (1, 4, 1, False), (20, 512, 64, True)):
             weight = torch.randint(-127, 128, (n, k), generator=generator, dtype=torch.int8)
@@ -467,6 +508,13 @@ def _qlinear_case(codes, weight, generator, with_bias: bool):
     if bias is not None:
         out = out + bias.double()
     return x, {"w_scales": w_scales, "bias": bias, "residual": residual, "out": out + residual.double()}
+
+
+def key_pairs(k):
+    """A head's keys (dq, T) (any strides, dq even) -> (dq / 2, T, 2) contiguous: for each pair of channels, each
+    key's two values side by side, as :meth:`NativeKernels.rel_attention` reads them."""
+    dq, t = k.shape
+    return k.T.reshape(t, dq // 2, 2).transpose(0, 1).contiguous()
 
 
 def rel_softmax_reference(scores, p, pos, mask, first_row: int):
