@@ -326,58 +326,43 @@ def _compile(compiler: str, flags: List[str], folder: Path, target: Path) -> Non
             os.unlink(partial)
 
 
+_P, _I64, _INT, _F = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float
+_SOFTMAX_ARGS = [_P, _P, _I64, _P, _I64, _P, _I64, _I64, _I64, _I64, _INT]
+# Every function of the library: (return type, argument types), as the C sources declare them.
+_SIGNATURES = {
+    "luxtts_native_version": (_INT, []),
+    "luxtts_swoosh_tail": (None, [_P, _P, _I64, _F, _INT]),
+    "luxtts_attend_bf16": (_INT, [_P] * 3 + [_I64] * 5 + [_INT]),
+    "luxtts_attend_supports": (_INT, [_I64]),
+    "luxtts_rel_softmax_bf16": (_INT, _SOFTMAX_ARGS),
+    "luxtts_rel_softmax_f32": (_INT, _SOFTMAX_ARGS),
+    "luxtts_rel_attention_bf16": (_INT, [_P, _P, _I64, _P, _I64] + _SOFTMAX_ARGS[1:]),
+    "luxtts_rel_attention_supported": (_INT, []),
+    "luxtts_qlinear": (_INT, [_P, _I64, _I64, _P, _I64] + [_P] * 7 + [_INT, _F, _INT, _INT]),
+    "luxtts_qlinear_supported": (_INT, []),
+    "luxtts_qlinear_panel": (_I64, []),
+    "luxtts_input_qparams": (None, [_F, _F, _INT, _P, _P]),
+}
+
+
 def _open(path: Path) -> NativeKernels:
     import torch  # noqa: F401  (torch's OpenMP runtime must be loaded first, for the kernel to bind to it)
 
     mapped_before = set(openmp_runtimes())
     try:
         library = ctypes.CDLL(str(path))
-        version = library.luxtts_native_version
-        kernel = library.luxtts_swoosh_tail
-        attend = library.luxtts_attend_bf16
-        rel_softmax = library.luxtts_rel_softmax_bf16
-        rel_softmax_f32 = library.luxtts_rel_softmax_f32
-        supports = library.luxtts_attend_supports
-        qlinear = library.luxtts_qlinear
-        qlinear_supported = library.luxtts_qlinear_supported
-        qlinear_panel = library.luxtts_qlinear_panel
-        qparams = library.luxtts_input_qparams
-        rel_attention = library.luxtts_rel_attention_bf16
-        rel_attention_supported = library.luxtts_rel_attention_supported
+        for name, (result, arguments) in _SIGNATURES.items():
+            function = getattr(library, name)
+            function.restype, function.argtypes = result, arguments
     except (OSError, AttributeError) as e:
         raise NativeKernelError(f"{path} does not load as the kernel library ({e})") from e
-    version.restype = ctypes.c_int
-    version.argtypes = []
-    if version() != ABI_VERSION:
-        raise NativeKernelError(f"{path} has ABI version {version()}, expected {ABI_VERSION}")
-    kernel.restype = None
-    kernel.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int]
-    attend.restype = ctypes.c_int
-    attend.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 5 + [ctypes.c_int]
-    supports.restype = ctypes.c_int
-    supports.argtypes = [ctypes.c_int64]
-    for function in (rel_softmax, rel_softmax_f32):
-        function.restype = ctypes.c_int
-        function.argtypes = ([ctypes.c_void_p] * 2 + [ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-                             + [ctypes.c_int64] * 4 + [ctypes.c_int])
-    qlinear.restype = ctypes.c_int
-    qlinear.argtypes = ([ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
-                        + [ctypes.c_void_p] * 7 + [ctypes.c_int, ctypes.c_float, ctypes.c_int, ctypes.c_int])
-    rel_attention.restype = ctypes.c_int
-    rel_attention.argtypes = ([ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
-                               ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-                              + [ctypes.c_int64] * 4 + [ctypes.c_int])
-    rel_attention_supported.restype = ctypes.c_int
-    rel_attention_supported.argtypes = []
-    qparams.restype = None
-    qparams.argtypes = [ctypes.c_float, ctypes.c_float, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
-    qlinear_supported.restype = ctypes.c_int
-    qlinear_supported.argtypes = []
-    qlinear_panel.restype = ctypes.c_int64
-    qlinear_panel.argtypes = []
+    version = library.luxtts_native_version()
+    if version != ABI_VERSION:
+        raise NativeKernelError(f"{path} has ABI version {version}, expected {ABI_VERSION}")
     _check_no_new_openmp(mapped_before)
-    kernels = NativeKernels(library, path, tuple(d for d in range(1, 65) if supports(d)),
-                            int(qlinear_panel()) if qlinear_supported() else 0, bool(rel_attention_supported()))
+    kernels = NativeKernels(library, path, tuple(d for d in range(1, 65) if library.luxtts_attend_supports(d)),
+                            int(library.luxtts_qlinear_panel()) if library.luxtts_qlinear_supported() else 0,
+                            bool(library.luxtts_rel_attention_supported()))
     _self_test(kernels)
     return kernels
 
