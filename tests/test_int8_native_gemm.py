@@ -316,3 +316,16 @@ def test_a_given_output_tensor_is_written_in_place_or_left_to_the_caller():
         with pytest.raises(NativeKernelError, match="out must be a contiguous"):
             layer._gemm.qlinear(x[0].contiguous(), layer._weight, 40, layer._col_sums, layer._w_scales, layer._bias,
                                 out=torch.empty(5, 40))
+
+
+def test_threads_calling_at_once_keep_their_own_scratch():
+    # a server runs requests on several Python threads; each keeps its own kernel scratch (native/scratch.h)
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch_layer, layer = pair(torch.nn.Linear(96, 80))
+    inputs = [torch.randn(rows, 96) * (1 + rows % 3) for rows in (5, 300, 37, 128, 1, 250, 64, 9)]
+    wants = [torch_layer(x) for x in inputs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(5):
+            gots = list(pool.map(layer, inputs))
+            assert all(torch.equal(got, want) for got, want in zip(gots, wants))

