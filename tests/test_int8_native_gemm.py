@@ -153,7 +153,7 @@ def test_the_self_test_cases_are_exact():
     codes = torch.randint(-40, 300, (6, 9), generator=generator)
     weight = torch.randint(-127, 128, (5, 9), dtype=torch.int8, generator=generator)
     x, want = native._qlinear_case(codes, weight, generator, True)
-    got = kernels.qlinear(x, kernels.pack_int8(weight), 5, *native._qlinear_tables(kernels, weight, want["w_scales"]),
+    got = kernels.qlinear(x, kernels.pack_int8(weight), 5, *kernels.int8_tables(weight, want["w_scales"]),
                           want["bias"], want["residual"], extremes=native.QLINEAR_CASE_EXTREMES)
     assert kernels.input_qparams(*native.QLINEAR_CASE_EXTREMES, False) == (0.0625, 37)
     assert (got.double() - want["out"]).abs().max().item() < 1e-5

@@ -101,6 +101,25 @@ class NativeKernels:
         padded[:n, :k] = weight
         return padded.reshape(n_padded // panel, panel, k_padded // 4, 4).permute(0, 2, 1, 3).contiguous()
 
+    def unpack_int8(self, packed, out_features: int, in_features: int):
+        """:meth:`pack_int8`'s inverse: the (out_features, in_features) int8 weight, contiguous."""
+        panels, groups, panel, four = packed.shape
+        codes = packed.permute(0, 2, 1, 3).reshape(panels * panel, groups * four)
+        return codes[:out_features, :in_features].contiguous()
+
+    def int8_tables(self, weight, w_scales):
+        """(col_sums int32, w_scales float32) of an int8 (out, in) weight and its per-channel scales, padded with 0
+        to the panel, as :meth:`qlinear` reads them."""
+        import torch
+
+        n = weight.shape[0]
+        padded = -(-n // self.int8_panel) * self.int8_panel
+        sums = torch.zeros(padded, dtype=torch.int32)
+        sums[:n] = weight.sum(1, dtype=torch.int32)
+        scales = torch.zeros(padded, dtype=torch.float32)
+        scales[:n] = w_scales
+        return sums, scales
+
     def qlinear(self, x, packed, out_features: int, col_sums, w_scales, bias, residual=None, *,
                 reduce_range: bool = False, extremes: Optional[Tuple[float, float]] = None,
                 swoosh_slope: Optional[float] = None, report_extremes: bool = False, out=None):
@@ -454,24 +473,11 @@ def _self_test(kernels: NativeKernels) -> None:
             weight = torch.randint(-127, 128, (n, k), generator=generator, dtype=torch.int8)
             codes = torch.randint(-40, 300, (m, k), generator=generator)  # beyond 0 .. 255: clipped
             x, want = _qlinear_case(codes, weight, generator, with_bias)
-            got = kernels.qlinear(x, kernels.pack_int8(weight), n, *_qlinear_tables(kernels, weight, want["w_scales"]),
+            got = kernels.qlinear(x, kernels.pack_int8(weight), n, *kernels.int8_tables(weight, want["w_scales"]),
                                   want["bias"], want["residual"], extremes=QLINEAR_CASE_EXTREMES)
             error = ((got.double() - want["out"]).abs() / want["out"].abs().clamp_min(1.0)).max().item()
             if not error <= 1e-6:
                 raise NativeKernelError(f"{kernels.path} failed its int8 GEMM self-test (error {error:.3g})")
-
-
-def _qlinear_tables(kernels: NativeKernels, weight, w_scales):
-    """(col_sums, w_scales) padded to the panel, as :meth:`NativeKernels.qlinear` reads them."""
-    import torch
-
-    n = weight.shape[0]
-    padded = -(-n // kernels.int8_panel) * kernels.int8_panel
-    sums = torch.zeros(padded, dtype=torch.int32)
-    sums[:n] = weight.sum(1, dtype=torch.int32)
-    scales = torch.zeros(padded, dtype=torch.float32)
-    scales[:n] = w_scales
-    return sums, scales
 
 
 # extremes whose quantization parameters are scale 1/16, zero point 37 (codes 0 .. 255 span -37/16 .. 218/16)

@@ -104,11 +104,7 @@ class Int8Linear(nn.Module):
         codes = q.int_repr()
         self._weight = self._gemm.pack_int8(codes)
         self._scales = scale  # float64, as quantize_per_channel took them (for packed_weight)
-        n_padded = self._weight.shape[0] * self._gemm.int8_panel
-        self._col_sums = torch.zeros(n_padded, dtype=torch.int32)
-        self._col_sums[: self.out_features] = codes.sum(1, dtype=torch.int32)
-        self._w_scales = torch.zeros(n_padded, dtype=torch.float32)
-        self._w_scales[: self.out_features] = scale.float()
+        self._col_sums, self._w_scales = self._gemm.int8_tables(codes, scale.float())
         self._bias = None if bias is None else bias.contiguous()
 
     def forward(self, x: Tensor, residual: Optional[Tensor] = None, extremes: Optional[Tuple[float, float]] = None,
@@ -140,36 +136,35 @@ class Int8Linear(nn.Module):
         otherwise read it once more to find. None where that kernel does not run (then: self(x), then the tail)."""
         if self._gemm is None or x.dtype != torch.float32:
             return None
-        rows = x.reshape(-1, self.in_features).contiguous()
-        if not rows.shape[0]:
-            return None
-        result = self._gemm.qlinear(rows, self._weight, self.out_features, self._col_sums, self._w_scales,
-                                    self._bias, reduce_range=self.reduce_range, swoosh_slope=slope,
-                                    report_extremes=True)
+        result = self._kernel(x, swoosh_slope=slope, report_extremes=True)
         if result is None:
             return None
         y, extremes = result
         return y.view(*x.shape[:-1], self.out_features), extremes
 
-    def _native(self, x: Tensor, residual: Optional[Tensor], extremes: Optional[Tuple[float, float]] = None,
-                out: Optional[Tensor] = None) -> Optional[Tensor]:
-        """The native kernel's result, or None for the inputs it leaves to fbgemm (empty, NaN or infinite)."""
+    def _kernel(self, x: Tensor, residual: Optional[Tensor] = None, **options):
+        """The native kernel on x's rows (``options``: those of NativeKernels.qlinear); None for an empty x or
+        one it leaves to fbgemm."""
         rows = x.reshape(-1, self.in_features).float().contiguous()
         if not rows.shape[0]:
             return None
+        return self._gemm.qlinear(rows, self._weight, self.out_features, self._col_sums, self._w_scales, self._bias,
+                                  residual, reduce_range=self.reduce_range, **options)
+
+    def _native(self, x: Tensor, residual: Optional[Tensor], extremes: Optional[Tuple[float, float]] = None,
+                out: Optional[Tensor] = None) -> Optional[Tensor]:
+        """The native kernel's result, or None for the inputs it leaves to fbgemm (empty, NaN or infinite)."""
+        shape = (*x.shape[:-1], self.out_features)
         fused = None
-        if residual is not None and residual.shape == (*x.shape[:-1], self.out_features) \
-                and residual.dtype == torch.float32:
-            fused = residual.reshape(rows.shape[0], self.out_features).contiguous()
+        if residual is not None and residual.shape == shape and residual.dtype == torch.float32:
+            fused = residual.reshape(-1, self.out_features).contiguous()
         if out is not None and not (out.dtype == torch.float32 and x.dtype == torch.float32 and out.is_contiguous()
-                                    and out.shape == (*x.shape[:-1], self.out_features)):
+                                    and out.shape == shape):
             out = None
-        y = self._gemm.qlinear(rows, self._weight, self.out_features, self._col_sums, self._w_scales, self._bias,
-                               fused, reduce_range=self.reduce_range, extremes=extremes,
-                               out=None if out is None else out.view(rows.shape[0], self.out_features))
+        y = self._kernel(x, fused, extremes=extremes, out=None if out is None else out.view(-1, self.out_features))
         if y is None:
             return None
-        y = y.view(*x.shape[:-1], self.out_features)
+        y = y.view(shape)
         if residual is not None and fused is None:  # broadcast or another dtype: added as torch adds it
             y.add_(residual)
         return y.to(x.dtype) if out is None else out
@@ -178,9 +173,7 @@ class Int8Linear(nn.Module):
         """The weight as torch's quantized engine packed it (packed anew on each call for the native kernel's layers)."""
         if self._packed is not None:
             return self._packed
-        panels, groups, panel, four = self._weight.shape
-        codes = self._weight.permute(0, 2, 1, 3).reshape(panels * panel, groups * four)
-        codes = codes[: self.out_features, : self.in_features].contiguous()
+        codes = self._gemm.unpack_int8(self._weight, self.out_features, self.in_features)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             q = torch._make_per_channel_quantized_tensor(codes, self._scales, torch.zeros_like(self._scales,

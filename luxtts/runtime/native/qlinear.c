@@ -155,12 +155,6 @@ static void tile(const uint8_t *q, int64_t kp, const int8_t *panel, int rows, in
     TILE_R(STORE)
 }
 
-/* What a thread saw of the values it stored: their extremes, and whether one was NaN. */
-typedef struct {
-    float low, high;
-    int nan;
-} seen_t;
-
 /* The stored rows row .. row + rows - 1, channels col .. col + PANEL - 1 (those under n): Swoosh tail applied
  * in place where swoosh is set, their range noted, while they are still in L1. */
 static void finish_tile(float *out, int64_t row, int rows, int64_t col, int64_t n, int swoosh, float slope,
@@ -178,31 +172,6 @@ static void finish_tile(float *out, int64_t row, int rows, int64_t col, int64_t 
 #endif
 
 #ifdef LUXTTS_HAS_VNNI
-/* the extremes of count floats, and whether one was NaN */
-static seen_t extremes(const float *x, int64_t count) {
-    __m512 lo = _mm512_set1_ps(INFINITY), hi = _mm512_set1_ps(-INFINITY);
-    __mmask16 unordered = 0;
-    for (int64_t i = 0; i < count; i += 16) {
-        __mmask16 mask = count - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - i)) - 1);
-        __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
-        unordered |= _mm512_mask_cmp_ps_mask(mask, v, v, _CMP_UNORD_Q);
-        lo = _mm512_mask_min_ps(lo, mask, lo, v);
-        hi = _mm512_mask_max_ps(hi, mask, hi, v);
-    }
-    seen_t seen = {_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), unordered != 0};
-    return seen;
-}
-
-static seen_t combine(const seen_t *each, int count) {
-    seen_t all = {INFINITY, -INFINITY, 0};
-    for (int t = 0; t < count; t++) {
-        all.low = each[t].low < all.low ? each[t].low : all.low;
-        all.high = each[t].high > all.high ? each[t].high : all.high;
-        all.nan |= each[t].nan;
-    }
-    return all;
-}
-
 #define MAX_THREADS 256
 #endif
 
@@ -240,7 +209,7 @@ int luxtts_qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, i
     if (q == NULL) return 2;
     int32_t *offsets = (int32_t *)(q + q_bytes);
     float *scales = (float *)(offsets + n_padded);
-    seen_t inputs[MAX_THREADS], outputs[MAX_THREADS];
+    range_t inputs[MAX_THREADS], outputs[MAX_THREADS];
     int status = 0, team = 1;
     float a_scale = 0.0f;
     int32_t a_zero = 0;
@@ -253,14 +222,14 @@ int luxtts_qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, i
             const int64_t total = m * k, share = (total + team - 1) / team;
             const int64_t first = share * id < total ? share * id : total;
             const int64_t last = first + share < total ? first + share : total;
-            inputs[id] = extremes(x + first, last - first);
+            inputs[id] = range_of(x + first, last - first);
         }
 #pragma omp barrier
 #pragma omp single
         {
-            seen_t range = {0.0f, 0.0f, 0};
+            range_t range = {0.0f, 0.0f, 0};
             if (extremes_in == NULL) {
-                range = combine(inputs, team);
+                range = range_combine(inputs, team);
             } else {
                 range.low = extremes_in[0], range.high = extremes_in[1];
             }
@@ -295,11 +264,11 @@ int luxtts_qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, i
                     if (finish) finish_tile(out, row, rows, p * PANEL, n, swoosh, slope, &range);
                 }
             }
-            range_end(&range, &outputs[id].low, &outputs[id].high, &outputs[id].nan);
+            outputs[id] = range_end(&range);
         }
     }
     if (status == 0 && extremes_out != NULL) {
-        seen_t all = combine(outputs, team);
+        range_t all = range_combine(outputs, team);
         extremes_out[0] = all.nan ? NAN : all.low;
         extremes_out[1] = all.nan ? NAN : all.high;
     }

@@ -107,34 +107,7 @@ BLOCK_SOFTMAX(luxtts_rel_softmax_bf16, row_softmax_bf16, uint16_t)
 BLOCK_SOFTMAX(luxtts_rel_softmax_f32, row_softmax_f32, float)
 
 #ifdef __AVX512BF16__
-static void row_scores_tail(const uint16_t *q, const uint16_t *k_pairs, int64_t dq, int64_t t, int64_t j,
-                            float *scratch);
-
-/* scratch[j] = q . k_j for every key j, in float32 from bfloat16: k_pairs holds the keys as (dq / 2, t, 2), the
- * pair (k_j[2e], k_j[2e + 1]) at [e][j], so one vdpbf16ps adds a pair of q's channels times that pair of 16
- * keys' channels; four groups of 16 keys go at once, their sums independent. */
-static void row_scores(const uint16_t *q, const uint16_t *k_pairs, int64_t dq, int64_t t, float *scratch) {
-    const int64_t pairs = dq / 2;
-    int64_t j = 0;
-    for (; j + 64 <= t; j += 64) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t e = 0; e < pairs; e++) {
-            int32_t pair;
-            memcpy(&pair, q + 2 * e, sizeof pair);
-            const __m512bh qq = (__m512bh)_mm512_set1_epi32(pair);
-            const uint16_t *kk = k_pairs + (e * t + j) * 2;
-            a0 = _mm512_dpbf16_ps(a0, qq, (__m512bh)_mm512_loadu_si512(kk));
-            a1 = _mm512_dpbf16_ps(a1, qq, (__m512bh)_mm512_loadu_si512(kk + 32));
-            a2 = _mm512_dpbf16_ps(a2, qq, (__m512bh)_mm512_loadu_si512(kk + 64));
-            a3 = _mm512_dpbf16_ps(a3, qq, (__m512bh)_mm512_loadu_si512(kk + 96));
-        }
-        _mm512_storeu_ps(scratch + j, a0), _mm512_storeu_ps(scratch + j + 16, a1);
-        _mm512_storeu_ps(scratch + j + 32, a2), _mm512_storeu_ps(scratch + j + 48, a3);
-    }
-    row_scores_tail(q, k_pairs, dq, t, j, scratch);
-}
-
-/* row_scores for keys from j on, 16 at a time */
+/* row_scores_two's last keys for one row, 16 at a time */
 static void row_scores_tail(const uint16_t *q, const uint16_t *k_pairs, int64_t dq, int64_t t, int64_t j,
                             float *scratch) {
     const int64_t pairs = dq / 2;
@@ -152,7 +125,10 @@ static void row_scores_tail(const uint16_t *q, const uint16_t *k_pairs, int64_t 
     }
 }
 
-/* row_scores for two query rows at once: each key vector loaded once for both, eight independent sums */
+/* scratch0[j] = q0 . k_j and scratch1[j] = q1 . k_j for every key j, in float32 from bfloat16: k_pairs holds the
+ * keys as (dq / 2, t, 2), the pair (k_j[2e], k_j[2e + 1]) at [e][j], so one vdpbf16ps adds a pair of a query's
+ * channels times that pair of 16 keys' channels; each key vector is loaded once for both rows, and 4 groups of
+ * 16 keys per row give eight independent sums. */
 static void row_scores_two(const uint16_t *q0, const uint16_t *q1, const uint16_t *k_pairs, int64_t dq, int64_t t,
                            float *scratch0, float *scratch1) {
     const int64_t pairs = dq / 2;
@@ -194,7 +170,7 @@ int luxtts_rel_attention_supported(void) {
 
 /* block (rows, t) bfloat16 := the softmax weights of queries first_row .. first_row + rows - 1: the scores
  * q . k computed here in float32 (q: (rows, dq) bfloat16 rows q_stride elements apart; k_pairs: the (dq / 2, t,
- * 2) layout of row_scores; dq even), then as luxtts_rel_softmax_bf16 (p, pos, mask). Returns 0; -1 if a scratch
+ * 2) layout of row_scores_two; dq even), then as luxtts_rel_softmax_bf16 (p, pos, mask). Returns 0; -1 if a scratch
  * row could not be allocated; -2 without AVX-512 BF16. */
 int luxtts_rel_attention_bf16(uint16_t *block, const uint16_t *q, int64_t q_stride, const uint16_t *k_pairs, int64_t dq,
                               const uint16_t *p, int64_t p_stride, const uint16_t *pos, int64_t pos_len,
@@ -216,10 +192,9 @@ int luxtts_rel_attention_bf16(uint16_t *block, const uint16_t *q, int64_t q_stri
                 failed = 1;
                 continue;
             }
-            if (r + 1 < rows)
-                row_scores_two(q + r * q_stride, q + (r + 1) * q_stride, k_pairs, dq, t, scratch, scratch + t);
-            else
-                row_scores(q + r * q_stride, k_pairs, dq, t, scratch);
+            /* an odd last row goes as a pair with itself (its second copy unused) */
+            const int64_t second = r + 1 < rows ? r + 1 : r;
+            row_scores_two(q + r * q_stride, q + second * q_stride, k_pairs, dq, t, scratch, scratch + t);
             for (int64_t i = r; i < r + 2 && i < rows; i++)
                 scratch_softmax_bf16(block + i * t, p + i * p_stride, pos, pos_len, t - 1 - (first_row + i), mask, t,
                                      dp, scratch + (i - r) * t);

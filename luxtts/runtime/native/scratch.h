@@ -71,13 +71,38 @@ static inline void range_note(running_range_t *r, const float *v, int64_t n) {
 #endif
 }
 
-/* (low, high, nan) of the values noted */
-static inline void range_end(const running_range_t *r, float *low, float *high, int *nan) {
+/* What one thread saw: the extremes of the values it noted, and whether one was NaN. */
+typedef struct {
+    float low, high;
+    int nan;
+} range_t;
+
+static inline range_t range_end(const running_range_t *r) {
+    range_t seen;
 #ifdef __AVX512F__
-    *low = _mm512_reduce_min_ps(r->low), *high = _mm512_reduce_max_ps(r->high), *nan = r->nan != 0;
+    seen.low = _mm512_reduce_min_ps(r->low), seen.high = _mm512_reduce_max_ps(r->high), seen.nan = r->nan != 0;
 #else
-    *low = r->low, *high = r->high, *nan = r->nan;
+    seen.low = r->low, seen.high = r->high, seen.nan = r->nan;
 #endif
+    return seen;
+}
+
+/* the range of count values, noted in one pass */
+static inline range_t range_of(const float *v, int64_t count) {
+    running_range_t r = range_start();
+    range_note(&r, v, count);
+    return range_end(&r);
+}
+
+/* the threads' ranges together */
+static inline range_t range_combine(const range_t *each, int count) {
+    range_t all = {INFINITY, -INFINITY, 0};
+    for (int t = 0; t < count; t++) {
+        all.low = each[t].low < all.low ? each[t].low : all.low;
+        all.high = each[t].high > all.high ? each[t].high : all.high;
+        all.nan |= each[t].nan;
+    }
+    return all;
 }
 
 #endif
