@@ -9,9 +9,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from luxtts.config import HeadConfig
 from luxtts.errors import InvalidOptionError
 from luxtts.vocoder import ISTFT, crossover_merge, sinc_resample
 from luxtts.vocoder.crossover import crossover_mask, sinc_kernel
+from luxtts.vocoder.heads import MAX_MAGNITUDE, ISTFTHead
 
 SIZES = [(1024, 256), (512, 128), (64, 16), (48, 12)]
 
@@ -157,3 +159,44 @@ def test_crossover_mask_is_a_smooth_monotone_step():
     assert mask.shape == (1000,)
     assert torch.all(mask[:496] == 0) and torch.all(mask[504:] == 1)
     assert torch.all(mask[1:] >= mask[:-1])
+
+
+def plain_head(head, x: torch.Tensor) -> torch.Tensor:
+    """The head's math written out with a new tensor for every step: what the lean path must equal bit for bit."""
+    log_mag, phase = head.out(x).float().transpose(1, 2).chunk(2, dim=1)
+    mag = torch.clip(torch.exp(log_mag), max=MAX_MAGNITUDE)
+    real, imag = mag * torch.cos(phase), mag * torch.sin(phase)
+    istft, window = head.istft, head.istft.window
+    if istft.padding == "center":
+        return torch.istft(torch.complex(real, imag), istft.n_fft, istft.hop_length, istft.n_fft, window, center=True)
+    frames = real.shape[-1]
+    ifft = torch.fft.irfft(torch.complex(real, imag), istft.n_fft, dim=1, norm="backward") * window[None, :, None]
+    size, kernel, stride = (1, (frames - 1) * istft.hop_length + istft.n_fft), (1, istft.n_fft), (1, istft.hop_length)
+    signal = F.fold(ifft, output_size=size, kernel_size=kernel, stride=stride)[:, 0, 0]
+    envelope = F.fold(window.square()[None, :, None].expand(1, -1, frames), output_size=size, kernel_size=kernel,
+                      stride=stride)[:, 0, 0]
+    stop = signal.shape[-1] - istft.trim
+    return signal[..., istft.trim:stop] / envelope[..., istft.trim:stop]
+
+
+@pytest.mark.parametrize("padding", ["same", "center"])
+@pytest.mark.parametrize("n_fft,hop", [(2048, 512), (64, 16)])
+def test_head_frees_its_parts_without_changing_a_bit(padding, n_fft, hop):
+    torch.manual_seed(3)
+    head = ISTFTHead(HeadConfig(dim=24, n_fft=n_fft, hop_length=hop, padding=padding)).eval()
+    x = torch.randn(2, 53, 24) * 3  # large enough that some magnitudes hit the clip
+    with torch.inference_mode():
+        got, want = head(x), plain_head(head, x)
+    assert torch.exp(head.out(x)[..., : n_fft // 2 + 1]).max() > MAX_MAGNITUDE
+    assert got.shape == want.shape == (2, head.num_samples(53))
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("padding", ["same", "center"])
+def test_inverse_of_a_complex_spectrum_equals_forward_with_every_frame_valid(padding):
+    re, im = random_spectrum(256, 29, seed=5)
+    istft = ISTFT(256, 64, padding=padding)
+    full = torch.full((2,), 29)
+    got = istft.inverse(torch.complex(re, im))
+    assert torch.equal(got, istft(re, im))
+    assert (got - istft(re, im, full)).abs().max().item() <= 1e-6 * got.abs().max().item()

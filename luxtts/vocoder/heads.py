@@ -23,10 +23,22 @@ class ISTFTHead(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x (B, T, dim) -> waveform (B, istft.num_samples(T)); lengths (B,) valid frames per item."""
-        # the inverse STFT is not accurate in half precision
+        real, imag = self._real_imag(x)
+        if lengths is not None or self.istft.mode != "fft":
+            return self.istft(real, imag, lengths)
+        # the 48 kHz head is the vocoder's memory peak: hand the ISTFT one complex spectrum and let go of its
+        # parts, so the spectrum and its inverse are the only frame-sized tensors alive at once
+        spectrum = torch.complex(real, imag)
+        del real, imag
+        return self.istft.inverse(spectrum)
+
+    def _real_imag(self, x: torch.Tensor):
+        # the inverse STFT is not accurate in half precision; in-place products give the same bits as new
+        # tensors, and returning drops the linear's output and the magnitude
         log_mag, phase = self.out(x).float().transpose(1, 2).chunk(2, dim=1)
-        mag = torch.clip(torch.exp(log_mag), max=MAX_MAGNITUDE)
-        return self.istft(mag * torch.cos(phase), mag * torch.sin(phase), lengths)
+        mag = torch.exp(log_mag).clamp_(max=MAX_MAGNITUDE)
+        del log_mag
+        return torch.cos(phase).mul_(mag), torch.sin(phase).mul_(mag)
 
     def num_samples(self, frames):
         return self.istft.num_samples(frames)

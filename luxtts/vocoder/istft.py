@@ -82,19 +82,31 @@ class ISTFT(nn.Module):
         past ``num_samples(lengths[i])`` are zero.
         """
         real, imag = real.float(), imag.float()
+        if lengths is None and self.mode == "fft":
+            return self.inverse(torch.complex(real, imag))
         frames = real.shape[-1]
         mask = None
         if lengths is not None:
             mask = (torch.arange(frames, device=real.device)[None, :] < lengths[:, None].to(real.device))
             mask = mask.to(real.dtype).unsqueeze(1)
             real, imag = real * mask, imag * mask
-        elif self.mode == "fft" and self.padding == "center":
-            return torch.istft(torch.complex(real, imag), self.n_fft, self.hop_length, self.n_fft,
-                               self.window.float(), center=True)
         if self.mode == "fft":
-            signal, envelope = self._overlap_add_fft(real, imag, mask)
+            signal, envelope = self._overlap_add_fft(torch.complex(real, imag), mask)
         else:
             signal, envelope = self._overlap_add_matmul(real, imag, mask)
+        return self._normalise(signal, envelope, mask, lengths)
+
+    def inverse(self, spectrum: torch.Tensor) -> torch.Tensor:
+        """spectrum (B, n_fft // 2 + 1, T) complex64, all frames valid -> (B, num_samples(T)) float32, "fft" mode.
+
+        The same samples as ``forward(spectrum.real, spectrum.imag)`` without copying the parts apart.
+        """
+        if self.padding == "center":
+            return torch.istft(spectrum, self.n_fft, self.hop_length, self.n_fft, self.window.float(), center=True)
+        signal, envelope = self._overlap_add_fft(spectrum, None)
+        return self._normalise(signal, envelope, None, None)
+
+    def _normalise(self, signal, envelope, mask, lengths):
         stop = signal.shape[-1] - self.trim
         signal = signal[..., self.trim:stop]
         envelope = envelope[..., self.trim:stop]
@@ -107,11 +119,11 @@ class ISTFT(nn.Module):
     def _full_length(self, frames: int) -> int:
         return (frames - 1) * self.hop_length + self.n_fft
 
-    def _overlap_add_fft(self, real, imag, mask):
+    def _overlap_add_fft(self, spectrum, mask):
         window = self.window.float()
-        frames = real.shape[-1]
-        ifft = torch.fft.irfft(torch.complex(real, imag), self.n_fft, dim=1, norm="backward")
-        ifft = ifft * window[None, :, None]
+        frames = spectrum.shape[-1]
+        ifft = torch.fft.irfft(spectrum, self.n_fft, dim=1, norm="backward")
+        ifft.mul_(window[None, :, None])
         size = (1, self._full_length(frames))
         kernel, stride = (1, self.n_fft), (1, self.hop_length)
         signal = F.fold(ifft, output_size=size, kernel_size=kernel, stride=stride)[:, 0, 0]

@@ -20,6 +20,7 @@ from ..errors import VoiceStoreError
 
 SCHEMA_VERSION = 2  # 2: luxtts_aliases
 _POOL_SIZE = 8
+_SQLITE_BUSY_SECONDS = 30.0  # how long a connection waits for another writer, and the WAL switch retries
 # an arbitrary constant: the advisory lock PostgreSQL processes take while creating the tables
 _PG_SCHEMA_LOCK = 0x6C757874_7473
 
@@ -226,10 +227,11 @@ class SQLiteBackend(Backend):
         try:
             # isolation_level=None: we issue BEGIN ourselves, so a write takes the lock up front (IMMEDIATE)
             # instead of failing when a read transaction tries to upgrade while another writer holds it
-            conn = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(str(self.path), timeout=_SQLITE_BUSY_SECONDS, isolation_level=None,
+                                   check_same_thread=False)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute(f"PRAGMA busy_timeout = {int(_SQLITE_BUSY_SECONDS * 1000)}")
         except sqlite3.Error as e:
             raise VoiceStoreError(f"cannot open the voice library {self.path}: {e}") from None
         return conn
@@ -277,8 +279,8 @@ class SQLiteBackend(Backend):
         """Switch a new library to WAL, or see that another process did. The switch needs the file to itself,
         and SQLite answers "database is locked" at once, without waiting out busy_timeout, when servers open a
         new library together (7 of 200 trials of 6 threads, measured): so a locked switch is retried for up to
-        the same 30 s, and a library already in WAL mode is not switched at all."""
-        deadline = time.monotonic() + 30.0
+        the same busy timeout, and a library already in WAL mode is not switched at all."""
+        deadline = time.monotonic() + _SQLITE_BUSY_SECONDS
         while True:
             try:
                 mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
