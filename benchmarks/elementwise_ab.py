@@ -1,16 +1,17 @@
-"""A/B of two luxtts checkouts on W1 in one pass: seconds per round, B/A ratio per round, audio SNR of B against A.
+"""A/B of two luxtts checkouts on W1 (one pass or default path): seconds and B/A ratio per round, audio SNR of B vs A.
 
     python benchmarks/elementwise_ab.py --baseline /path/to/other/luxtts [--variants int8,float32,bfloat16]
-        [--rounds 5] [--threads 2] [--profile 12]
+        [--rounds 5] [--threads 2] [--profile 12] [--path one-pass|default]
 
 A is the checkout given by --baseline (e.g. a `git worktree add` of main), B is the checkout this script lives
 in. For each variant both are loaded once, each in its own process (so each imports its own code), on the same
 full-size random weights, the bench's synthetic 5 s prompt and W1 text, `generate(W1_TEXT, prompt,
-chunk_tokens=None, seed=0)`; then they take turns, the order flipped every round, so that a noisy, shared machine
-slows both alike. Only the per-round ratios mean much on such a machine: the summary gives their median and
-range, and the best and median seconds of each side. With --threads 1 the process CPU time is also a fair
-measure, and much steadier on a busy machine (with more threads it counts OpenMP's spin-waiting too). --profile N also prints each side's top-N ops by self CPU
-time for one extra pass (torch.profiler).
+chunk_tokens=None, seed=0)` (with --path default: generate's default chunking, W1 in 2 chunks); then they
+take turns, the order flipped every round, so that a noisy, shared machine slows both alike. Only the
+per-round ratios mean much on such a machine: the summary gives their median and range, and the best and
+median seconds of each side. With --threads 1 the process CPU time is also a fair measure, and much steadier
+on a busy machine (with more threads it counts OpenMP's spin-waiting too). --profile N also prints each side's
+top-N ops by self CPU time for one extra pass (torch.profiler).
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PATHS = ("one-pass", "default")
 VARIANTS = {"float32": {}, "int8": {"quantize": "int8"}, "bfloat16": {"dtype": "bfloat16"}}
 
 
 # ---------------------------------------------------------------------------------------------- worker side
 
-def worker(variant: str, threads: int) -> int:
+def worker(variant: str, threads: int, path: str = "one-pass") -> int:
     """Loads the model once, then answers one JSON command per stdin line with one JSON line on stdout."""
     import numpy as np
     import torch
@@ -48,6 +50,8 @@ def worker(variant: str, threads: int) -> int:
     prompt = tts.encode_prompt(str(write_prompt(_default_cache() / "synthetic_prompt_5s.wav")), text=PROMPT_TEXT)
 
     def one_pass():
+        if path == "default":
+            return tts.generate(W1_TEXT, prompt, seed=0)
         return tts.generate(W1_TEXT, prompt, chunk_tokens=None, seed=0)
 
     one_pass()  # warm-up: allocator, oneDNN primitive caches
@@ -79,11 +83,12 @@ def worker(variant: str, threads: int) -> int:
 class Side:
     """One checkout's worker process for one variant."""
 
-    def __init__(self, name: str, root: Path, variant: str, threads: int) -> None:
+    def __init__(self, name: str, root: Path, variant: str, threads: int, path: str = "one-pass") -> None:
         self.name, self.root = name, root
         env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         self.proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--worker", variant, "--threads", str(threads)],
+            [sys.executable, str(Path(__file__).resolve()), "--worker", variant, "--threads", str(threads),
+             "--path", path],
             cwd=str(root), env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         ready = self._read()
@@ -108,14 +113,14 @@ class Side:
 
 
 def compare(variant: str, baseline: Path, rounds: int, threads: int, profile_rows: int, tmp: Path,
-            reference=None) -> dict:
+            reference=None, path: str = "one-pass") -> dict:
     """reference: A's float32 audio, or None; int8 and bfloat16 are also scored against it (see main)."""
     import numpy as np
     import torch
 
     from luxtts.runtime import snr_db
 
-    a, b = Side("A", baseline, variant, threads), Side("B", ROOT, variant, threads)
+    a, b = Side("A", baseline, variant, threads, path), Side("B", ROOT, variant, threads, path)
     try:
         secs, cpus = {"A": [], "B": []}, {"A": [], "B": []}
         snrs, ref_snrs = [], {"A": [], "B": []}
@@ -162,10 +167,12 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--profile", type=int, default=0, metavar="N", help="print each side's top-N ops after the rounds")
+    ap.add_argument("--path", choices=PATHS, default="one-pass",
+                    help="one-pass (chunk_tokens=None) or default (generate's default chunking)")
     ap.add_argument("--worker", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.threads)
+        return worker(args.worker, args.threads, args.path)
     if args.baseline is None or not (args.baseline / "luxtts" / "__init__.py").is_file():
         ap.error("--baseline must be a luxtts checkout (a folder holding luxtts/__init__.py)")
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -173,7 +180,8 @@ def main(argv=None) -> int:
     if unknown or args.rounds < 1:
         ap.error(f"unknown variants {unknown} (known: {', '.join(VARIANTS)}) or --rounds < 1")
 
-    print(f"A = {args.baseline.resolve()}\nB = {ROOT}\n{args.threads} threads, {args.rounds} rounds, W1 one pass")
+    print(f"A = {args.baseline.resolve()}\nB = {ROOT}\n{args.threads} threads, {args.rounds} rounds, "
+          f"W1 {args.path.replace('-', ' ')}")
     # int8 quantizes activations per tensor, so a last-bit change anywhere moves every quantization step:
     # two int8 runs that differ in rounding differ by about as much as int8 differs from float32 (~20 dB).
     # float32 therefore runs first, and A's float32 audio is the reference both sides' int8 and bfloat16 are
@@ -184,7 +192,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="luxtts-ab-") as tmp:
         for variant in variants:
             summaries.append(compare(variant, args.baseline.resolve(), args.rounds, args.threads, args.profile,
-                                     Path(tmp), reference))
+                                     Path(tmp), reference, args.path))
             if variant == "float32":
                 reference = summaries[-1]["audio_a"]
     print("\nvariant   A best / median (s)   B best / median (s)   B/A per round: median (range)   "

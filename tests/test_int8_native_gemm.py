@@ -90,6 +90,21 @@ def test_the_models_shapes_match_on_one_thread_and_on_two(shape, k, n):
     assert native_layer(x).shape == (*shape[:-1], n)
 
 
+@pytest.mark.parametrize("rows", [385, 465, 929, 2305])  # 65 tiles and up: the rows go out in several blocks
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_rows_in_several_blocks_are_each_computed_once_whatever_the_team(rows, threads):
+    torch.manual_seed(rows)
+    torch_layer, native_layer = pair(torch.nn.Linear(24, 130))  # 3 panels, the last one partly padding
+    x = torch.randn(rows, 24) * 3
+    residual = torch.randn(rows, 130)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        assert torch.equal(native_layer(x, residual), torch_layer(x, residual))
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_residual_it_cannot_fuse_is_added_after():
     torch_layer, native_layer = pair(torch.nn.Linear(32, 24))
     x = torch.randn(5, 32)

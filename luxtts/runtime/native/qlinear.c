@@ -30,7 +30,7 @@
 /* rows and output channels of one register tile; channels per panel of the packed weight */
 #define TILE_ROWS 6
 #define PANEL 64
-/* tiles of rows per unit of work: 384 rows, whose activation bytes stay in L2 across the panels */
+/* at most this many tiles of rows per unit of work: 384 rows, whose activation bytes stay in L2 across the panels */
 #define TILES_PER_BLOCK 64
 
 int luxtts_qlinear_supported(void) {
@@ -202,7 +202,6 @@ int luxtts_qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, i
     const int64_t tiles = (m + TILE_ROWS - 1) / TILE_ROWS;
     const int64_t m_padded = tiles * TILE_ROWS;
     const int64_t panels = n_padded / PANEL;
-    const int64_t blocks = (tiles + TILES_PER_BLOCK - 1) / TILES_PER_BLOCK;
     const int finish = swoosh || extremes_out != NULL;
     size_t q_bytes = ((size_t)(m_padded * kp) + 63) & ~(size_t)63;
     uint8_t *q = thread_scratch(q_bytes + (size_t)n_padded * 8);
@@ -252,11 +251,17 @@ int luxtts_qlinear(const float *x, int64_t m, int64_t k, const int8_t *packed, i
             for (int64_t r = 0; r < m; r += 16)
                 quantize_rows(x, r, r + 16 < m ? r + 16 : m, k, q, kp, inverse, a_zero);
             running_range_t range = range_start();
+            /* One block: the threads share out its panels (and read only their own weights). More: blocks of
+             * equal size (to a tile), as many for each thread, so each thread's static share is whole blocks
+             * across all panels. Full blocks and a short last one left threads idle at the loop's end (465 rows
+             * on two threads: blocks of 64 and 14 tiles, one thread idle for 4/5 of the loop). */
+            const int64_t least = (tiles + TILES_PER_BLOCK - 1) / TILES_PER_BLOCK;
+            const int64_t blocks = least == 1 ? 1 : (least + team - 1) / team * team;
 #pragma omp for schedule(static)
             for (int64_t unit = 0; unit < blocks * panels; unit++) {
                 const int64_t block = unit / panels, p = unit % panels;
-                const int64_t last = (block + 1) * TILES_PER_BLOCK < tiles ? (block + 1) * TILES_PER_BLOCK : tiles;
-                for (int64_t t = block * TILES_PER_BLOCK; t < last; t++) {
+                const int64_t last = (block + 1) * tiles / blocks;
+                for (int64_t t = block * tiles / blocks; t < last; t++) {
                     const int64_t row = t * TILE_ROWS;
                     const int rows = (int)(m - row < TILE_ROWS ? m - row : TILE_ROWS);
                     tile(q + row * kp, kp, packed + p * kp * PANEL, rows, row, p * PANEL, n, offsets, scales, bias,
