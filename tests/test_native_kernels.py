@@ -87,6 +87,19 @@ def test_off_gives_none_and_a_bad_mode_names_the_variable(kernel_dir, monkeypatc
         native.kernels()
 
 
+def test_the_answer_is_kept_and_follows_the_environment(kernel_dir, tmp_path, monkeypatch):
+    loaded = native.kernels()
+    assert loaded is not None and native.kernels() is loaded
+    monkeypatch.setenv(native.NATIVE_ENV, "off")
+    assert native.kernels() is None
+    monkeypatch.setenv(native.NATIVE_ENV, "auto")
+    assert native.kernels() is loaded
+    other = tmp_path / "other-kernels"
+    monkeypatch.setenv(native.KERNEL_DIR_ENV, str(other))
+    moved = native.kernels()
+    assert moved is not loaded and moved.path.parent == other and other.is_dir()
+
+
 @pytest.mark.parametrize("compiler", ["no-such-compiler-here", "clang-lookalike"])
 def test_without_gcc_auto_runs_without_it_and_on_says_why(kernel_dir, tmp_path, monkeypatch, compiler):
     if compiler == "clang-lookalike":

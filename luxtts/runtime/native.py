@@ -211,6 +211,15 @@ def kernel_dir() -> Path:
 def kernels() -> Optional[NativeKernels]:
     """The native kernels, built on first use; None when $LUXTTS_NATIVE is off, or auto and they cannot be built
     here (:func:`unavailable_reason` says why). With ``on``, that case raises :class:`NativeKernelError`."""
+    # layers ask on every call (1,300 times a generation): the answer is kept per value of what decides it,
+    # as finding the folder again (pathlib, the home directory) took 17 us a call
+    environ = os.environ
+    return _kernels_for(environ.get(NATIVE_ENV), environ.get(KERNEL_DIR_ENV), environ.get("XDG_CACHE_HOME"),
+                        environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=8)
+def _kernels_for(*environment: Optional[str]) -> Optional[NativeKernels]:
     mode = native_mode()
     if mode == "off":
         return None
@@ -246,6 +255,7 @@ def status() -> str:
 def reset() -> None:
     """Forget what was loaded (tests change the environment between calls)."""
     _load.cache_clear()
+    _kernels_for.cache_clear()
 
 
 @functools.lru_cache(maxsize=None)
