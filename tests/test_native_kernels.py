@@ -413,3 +413,15 @@ def test_key_pairs_puts_each_pair_of_channels_side_by_side():
     for e in range(3):
         for j in range(5):
             assert pairs[e, j].tolist() == [k[2 * e, j].item(), k[2 * e + 1, j].item()]
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2])  # 1: the keys start mid-word, so the word-wise transpose can't run
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_key_pairs_of_a_projection_slice_equal_the_elementwise_layout(offset, dtype):
+    # the model's keys: a (T, channels) projection's columns for one head, read as (dq, T)
+    t, dq = 37, 8
+    proj = torch.randn(t, offset + 3 * dq + 2).to(dtype)
+    k = proj[:, offset + dq : offset + 2 * dq].T
+    pairs = native.key_pairs(k)
+    assert pairs.shape == (dq // 2, t, 2) and pairs.is_contiguous() and pairs.dtype == dtype
+    assert torch.equal(pairs, k.T.reshape(t, dq // 2, 2).transpose(0, 1))
