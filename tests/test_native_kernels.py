@@ -417,9 +417,10 @@ def test_key_pairs_puts_each_pair_of_channels_side_by_side():
 
 @pytest.mark.parametrize("offset", [0, 1, 2])  # 1: the keys start mid-word, so the word-wise transpose can't run
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_key_pairs_of_a_projection_slice_equal_the_elementwise_layout(offset, dtype):
+@pytest.mark.parametrize("t", [1, 2, 37])
+def test_key_pairs_of_a_projection_slice_equal_the_elementwise_layout(offset, dtype, t):
     # the model's keys: a (T, channels) projection's columns for one head, read as (dq, T)
-    t, dq = 37, 8
+    dq = 8
     proj = torch.randn(t, offset + 3 * dq + 2).to(dtype)
     k = proj[:, offset + dq : offset + 2 * dq].T
     pairs = native.key_pairs(k)

@@ -519,7 +519,9 @@ def key_pairs(k):
         # each pair moved as one 32-bit word: a plain transpose, 3.6x faster than copying 2-element rows
         import torch
 
-        return k.T.view(torch.int32).T.contiguous().view(k.dtype).view(dq // 2, t, 2)
+        words = torch.empty(dq // 2, t, dtype=torch.int32, device=k.device)  # row-major even where t is 1
+        words.copy_(k.T.view(torch.int32).T)
+        return words.view(k.dtype).view(dq // 2, t, 2)
     return k.T.reshape(t, dq // 2, 2).transpose(0, 1).contiguous()
 
 
