@@ -200,3 +200,15 @@ def test_inverse_of_a_complex_spectrum_equals_forward_with_every_frame_valid(pad
     got = istft.inverse(torch.complex(re, im))
     assert torch.equal(got, istft(re, im))
     assert (got - istft(re, im, full)).abs().max().item() <= 1e-6 * got.abs().max().item()
+
+
+@pytest.mark.parametrize("padding", ["same", "center"])
+def test_head_stays_differentiable(padding):
+    torch.manual_seed(4)
+    head = ISTFTHead(HeadConfig(dim=8, n_fft=32, hop_length=8, padding=padding))
+    x = torch.randn(2, 11, 8, requires_grad=True)
+    head(x).square().sum().backward()
+    got = x.grad.clone()
+    x.grad = None
+    plain_head(head, x).square().sum().backward()
+    assert torch.allclose(got, x.grad, rtol=1e-5, atol=1e-6) and got.abs().sum() > 0

@@ -36,6 +36,9 @@ class ISTFTHead(nn.Module):
         # the inverse STFT is not accurate in half precision; in-place products give the same bits as new
         # tensors, and returning drops the linear's output and the magnitude
         log_mag, phase = self.out(x).float().transpose(1, 2).chunk(2, dim=1)
+        if log_mag.requires_grad:  # autograd needs exp's and cos's outputs as they were
+            mag = torch.clip(torch.exp(log_mag), max=MAX_MAGNITUDE)
+            return mag * torch.cos(phase), mag * torch.sin(phase)
         mag = torch.exp(log_mag).clamp_(max=MAX_MAGNITUDE)
         del log_mag
         return torch.cos(phase).mul_(mag), torch.sin(phase).mul_(mag)
