@@ -49,19 +49,19 @@ def worker(variant: str, threads: int, path: str = "one-pass") -> int:
     tts = LuxTTS.from_pretrained(random_model_folder("full"), device="cpu", **VARIANTS[variant])
     prompt = tts.encode_prompt(str(write_prompt(_default_cache() / "synthetic_prompt_5s.wav")), text=PROMPT_TEXT)
 
-    def one_pass():
+    def generate_once():
         if path == "default":
             return tts.generate(W1_TEXT, prompt, seed=0)
         return tts.generate(W1_TEXT, prompt, chunk_tokens=None, seed=0)
 
-    one_pass()  # warm-up: allocator, oneDNN primitive caches
+    generate_once()  # warm-up: allocator, oneDNN primitive caches
     reply = {"ready": True, "luxtts": str(Path(luxtts.__file__).resolve().parents[1])}
     print(json.dumps(reply), file=out, flush=True)
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd["op"] == "run":
             t0, c0 = time.perf_counter(), time.process_time()
-            result = one_pass()
+            result = generate_once()
             seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
             np.save(cmd["audio"], result.audio.numpy())
             reply = {"seconds": seconds, "cpu_seconds": cpu, "audio_seconds": result.duration,
@@ -70,7 +70,7 @@ def worker(variant: str, threads: int, path: str = "one-pass") -> int:
             from torch.profiler import ProfilerActivity, profile
 
             with profile(activities=[ProfilerActivity.CPU]) as prof:
-                one_pass()
+                generate_once()
             reply = {"table": prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=cmd["rows"])}
         else:
             break

@@ -202,28 +202,31 @@ def native_mode() -> str:
 
 def kernel_dir() -> Path:
     """Where built kernels are cached: $LUXTTS_KERNEL_DIR, else $XDG_CACHE_HOME/luxtts/kernels."""
-    if os.environ.get(KERNEL_DIR_ENV):
-        return Path(os.environ[KERNEL_DIR_ENV])
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "luxtts" / "kernels"
+    return Path(_kernel_folder())
+
+
+def _kernel_folder() -> str:
+    # layers ask for the kernels on every call (1,300 times a generation), and finding the folder with pathlib
+    # and the home directory was most of it (17 us a call): the answer is kept per value of what decides it
+    environ = os.environ
+    return _folder_for(environ.get(KERNEL_DIR_ENV), environ.get("XDG_CACHE_HOME"), environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=8)
+def _folder_for(explicit: Optional[str], cache_home: Optional[str], home: Optional[str]) -> str:
+    if explicit:
+        return str(Path(explicit))
+    cache = cache_home or str(Path.home() / ".cache")  # Path.home() reads $HOME, part of the key
+    return str(Path(cache) / "luxtts" / "kernels")
 
 
 def kernels() -> Optional[NativeKernels]:
     """The native kernels, built on first use; None when $LUXTTS_NATIVE is off, or auto and they cannot be built
     here (:func:`unavailable_reason` says why). With ``on``, that case raises :class:`NativeKernelError`."""
-    # layers ask on every call (1,300 times a generation): the answer is kept per value of what decides it,
-    # as finding the folder again (pathlib, the home directory) took 17 us a call
-    environ = os.environ
-    return _kernels_for(environ.get(NATIVE_ENV), environ.get(KERNEL_DIR_ENV), environ.get("XDG_CACHE_HOME"),
-                        environ.get("HOME"))
-
-
-@functools.lru_cache(maxsize=8)
-def _kernels_for(*environment: Optional[str]) -> Optional[NativeKernels]:
     mode = native_mode()
     if mode == "off":
         return None
-    loaded, reason = _load(str(kernel_dir()))
+    loaded, reason = _load(_kernel_folder())
     if loaded is None and mode == "on":
         raise NativeKernelError(f"${NATIVE_ENV}=on but the native kernel is unavailable: {reason}. "
                                 f"Set {NATIVE_ENV}=auto to run without it.")
@@ -234,7 +237,7 @@ def unavailable_reason() -> Optional[str]:
     """Why :func:`kernels` gives None (None when it gives the kernels)."""
     if native_mode() == "off":
         return f"${NATIVE_ENV}=off"
-    return _load(str(kernel_dir()))[1]
+    return _load(_kernel_folder())[1]
 
 
 def status() -> str:
@@ -244,7 +247,7 @@ def status() -> str:
     except InvalidOptionError as e:
         return str(e)
     if reason is None:
-        loaded = _load(str(kernel_dir()))[0]
+        loaded = _load(_kernel_folder())[0]
         attend = ("bfloat16 scores and value products" if loaded.attend_widths
                   else "no bfloat16 value products (no AVX-512 BF16)")
         gemm = "int8 GEMM (AVX-512 VNNI)" if loaded.int8_panel else "no int8 GEMM (no AVX-512 VNNI)"
@@ -255,7 +258,7 @@ def status() -> str:
 def reset() -> None:
     """Forget what was loaded (tests change the environment between calls)."""
     _load.cache_clear()
-    _kernels_for.cache_clear()
+    _folder_for.cache_clear()
 
 
 @functools.lru_cache(maxsize=None)

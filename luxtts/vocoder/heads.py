@@ -23,14 +23,11 @@ class ISTFTHead(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
         """x (B, T, dim) -> waveform (B, istft.num_samples(T)); lengths (B,) valid frames per item."""
-        real, imag = self._real_imag(x)
         if lengths is not None or self.istft.mode != "fft":
-            return self.istft(real, imag, lengths)
-        # the 48 kHz head is the vocoder's memory peak: hand the ISTFT one complex spectrum and let go of its
-        # parts, so the spectrum and its inverse are the only frame-sized tensors alive at once
-        spectrum = torch.complex(real, imag)
-        del real, imag
-        return self.istft.inverse(spectrum)
+            return self.istft(*self._real_imag(x), lengths)
+        # the 48 kHz head is the vocoder's memory peak: the parts live only as torch.complex's arguments, so the
+        # spectrum and its inverse are the only frame-sized tensors alive during the inverse
+        return self.istft.inverse(torch.complex(*self._real_imag(x)))
 
     def _real_imag(self, x: torch.Tensor):
         # the inverse STFT is not accurate in half precision; in-place products give the same bits as new
