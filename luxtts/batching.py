@@ -18,7 +18,7 @@ import torch
 from . import longform
 from .errors import InvalidOptionError
 from .longform import Chunk, ChunkInfo
-from .model.weight_source import release_free_memory
+from .weight_source import release_free_memory
 
 Progress = Callable[[int, int], None]
 

@@ -157,12 +157,12 @@ class LuxTTS:
                                          device=self.device, dtype=self.dtype, linear_transform=linear_transform)
         # The vocoder stays in float32: its inverse STFT is not accurate in half precision.
         self.vocoder = load_vocoder(self.files.vocoder_config, self.files.vocoder_weights,
-                                    device=self.device, dtype=torch.float32)
+                                    device=self.device, dtype=torch.float32,
+                                    linear_transform=_vocoder_int8_transform() if quantize == "int8" else None)
         if quantize == "int8":
             from .runtime import set_attention_dtype
 
             set_attention_dtype(self.model, attention_dtype)
-            _int8_vocoder(self.vocoder)
         self.defaults = defaults_for(self.files.layout, self.model.is_distill)
         self._vocab_sha = vocab_fingerprint(self.tokenizer.token_to_id)
         logger.info("loaded %s on %s (%s)", self.files.describe(), self.device, self.dtype)
@@ -509,12 +509,26 @@ def defaults_for(layout: str, distilled: bool) -> ModelDefaults:
 def _int8_vocoder(vocoder) -> None:
     """The vocoder's backbone linears in int8 too: 50 of its 60 MB of float32 weights, for a waveform within
     57 dB SNR of float32's (full-size random weights, W1; 62 dB on the golden vocoder). The heads stay float:
-    their outputs are log-magnitudes and phases, which the inverse STFT turns into audio without any damping."""
-    from .model.weight_source import release_free_memory
+    their outputs are log-magnitudes and phases, which the inverse STFT turns into audio without any damping.
+    Loading does the same with :func:`_vocoder_int8_transform`, layer by layer."""
     from .runtime import quantize_int8
+    from .weight_source import release_free_memory
 
     quantize_int8(vocoder.backbone)
     release_free_memory()  # the float32 weights just dropped
+
+
+def _vocoder_int8_transform():
+    """load_vocoder's ``linear_transform`` for :func:`_int8_vocoder`'s layers: the backbone's linears."""
+    from .runtime import int8_transform
+
+    transform = int8_transform()
+    prefix = "backbone."
+
+    def backbone_only(name: str, linear):
+        return transform(name[len(prefix):], linear) if name.startswith(prefix) else linear
+
+    return backbone_only
 
 
 def _quantizer(quantize: Optional[str], device: torch.device, dtype: torch.dtype):

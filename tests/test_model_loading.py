@@ -164,3 +164,24 @@ def test_half_precision_load_and_sample(dtype):
     assert got.dtype == torch.float32 and torch.isfinite(got).all()
     assert torch.equal(got_lens, want_lens)
     assert (got - want).abs().max().item() < 0.1 * want.abs().max().item()
+
+
+def test_transformed_linears_are_read_into_one_reused_buffer_and_kept_ones_own_their_weight():
+    """With a linear_transform, loading reads each linear's weight into one shared buffer (no float32 copy per
+    layer to leave a hole in the heap); a layer the transform keeps gets its weight out of that buffer."""
+    ckpt, cfg, tokens = golden_files("model_distill")
+    want = golden_state_dict("model_distill")
+    seen = []
+
+    def transform(name, linear):
+        seen.append((name, linear.weight.data_ptr()))
+        assert torch.equal(linear.weight, want[f"{name}.weight"]), name  # the file's values, in the buffer
+        return linear  # keep every layer
+
+    model = load_acoustic_model(ckpt, cfg, tokens, linear_transform=transform)
+    linears = [n for n, m in model.named_modules() if n and isinstance(m, torch.nn.Linear)]
+    assert [n for n, _ in seen] == linears
+    assert len({ptr for _, ptr in seen}) == 1  # one buffer for all of them
+    owned = {m.weight.data_ptr() for n, m in model.named_modules() if n and isinstance(m, torch.nn.Linear)}
+    assert len(owned) == len(linears) and not owned & {ptr for _, ptr in seen}
+    assert_same_weights(model, want)

@@ -186,6 +186,26 @@ def test_int8_vocoder_stays_close_to_the_golden_waveform(case):
     assert snr_db(got[..., :n], want[..., :n]) >= MIN_VOCODER_SNR_DB
 
 
+@pytest.mark.parametrize("case", _mel_cases())
+def test_int8_vocoder_loaded_layer_by_layer_equals_quantizing_after_load(case):
+    """What LuxTTS loads (each backbone linear quantized as it is read) is _int8_vocoder's vocoder, bit for bit."""
+    from luxtts.pipeline import _int8_vocoder, _vocoder_int8_transform
+    from luxtts.vocoder import load_vocoder
+
+    g = load_golden("vocoder_48k", case["file"])
+    folder = GOLDEN_DIR / "vocoder_48k"
+    streamed = load_vocoder(folder / "config.yaml", folder / "vocos.bin", linear_transform=_vocoder_int8_transform())
+    after = load_vocoder(folder / "config.yaml", folder / "vocos.bin")
+    _int8_vocoder(after)
+    assert quantized_report(streamed) == quantized_report(after)
+    float_keys = set(after.state_dict())
+    assert set(streamed.state_dict()) == float_keys
+    for key, value in after.state_dict().items():
+        assert torch.equal(streamed.state_dict()[key], value), key
+    with torch.inference_mode():
+        assert torch.equal(streamed.decode(g["mel"]), after.decode(g["mel"]))
+
+
 def test_int8_attention_choice_and_errors(monkeypatch):
     from luxtts.errors import InvalidOptionError
     from luxtts.runtime.attention import native_bfloat16

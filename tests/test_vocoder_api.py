@@ -154,3 +154,64 @@ def test_half_precision_network_keeps_float32_istft(dtype):
         got, want = vocoder.decode(mel), load("vocoder_48k").decode(mel)
     assert got.dtype == torch.float32 and got.shape == want.shape
     assert (got - want).abs().max().item() < 0.05 * want.abs().max().item()
+
+
+def _write(sd, path):
+    if path.suffix == ".safetensors":
+        save_safetensors(sd, path)
+    else:
+        torch.save(sd, path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".bin"])
+def test_weight_files_are_checked_before_they_are_read(tmp_path, suffix):
+    """A file goes through the tensor-by-tensor loader: its mistakes are named as a state dict's are."""
+    folder = GOLDEN_DIR / "vocoder_48k"
+    sd = read_state_dict(folder / "vocos.bin")
+    bad_shape = dict(sd, **{"head_48k.out.weight": sd["head_48k.out.weight"][:-2]})
+    with pytest.raises(CheckpointError, match=r"mis-shaped \[head_48k.out.weight"):
+        load_vocoder(folder / "config.yaml", _write(bad_shape, tmp_path / f"shape{suffix}"))
+    extra = dict(sd, **{"backbone.extra.weight": torch.zeros(3)})
+    with pytest.raises(CheckpointError, match=r"unexpected \[backbone.extra.weight\]"):
+        load_vocoder(folder / "config.yaml", _write(extra, tmp_path / f"extra{suffix}"))
+    missing = {k: v for k, v in sd.items() if k != "head.out.bias"}
+    with pytest.raises(CheckpointError, match=r"missing \[head.out.bias\]"):
+        load_vocoder(folder / "config.yaml", _write(missing, tmp_path / f"missing{suffix}"))
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".bin"])
+def test_a_file_loads_the_state_dicts_vocoder(tmp_path, suffix):
+    """Every tensor of a file-loaded vocoder equals the state-dict-loaded one, feature buffers present or not."""
+    folder = GOLDEN_DIR / "vocoder_24k"
+    sd = read_state_dict(folder / "pytorch_model.bin")
+    stripped = {k: v for k, v in sd.items() if not k.startswith("feature_extractor.")}
+    for weights in (sd, stripped):
+        want = load_vocoder(folder / "config.yaml", weights).state_dict()
+        got = load_vocoder(folder / "config.yaml", _write(weights, tmp_path / f"w{len(weights)}{suffix}")).state_dict()
+        assert set(got) == set(want)
+        for key in want:
+            assert torch.equal(got[key], want[key]), key
+
+
+def test_snake_in_place_gives_the_formulas_bits_and_keeps_its_gradient():
+    from luxtts.vocoder.upsampler import Snake
+
+    torch.manual_seed(7)
+    snake = Snake(6)
+    with torch.no_grad():
+        snake.alpha.copy_(torch.rand(1, 6, 1) * 2 + 0.1)
+    x = torch.randn(2, 6, 50) * 3
+
+    def formula(x):
+        return x + (snake.alpha + 1e-9).reciprocal() * torch.sin(snake.alpha * x).pow(2)
+
+    with torch.inference_mode():
+        got = snake(x)
+    assert torch.equal(got, formula(x).detach())
+    assert torch.equal(x, x.clone())  # the input is not written
+    xg = x.clone().requires_grad_(True)
+    snake(xg).sum().backward()
+    want = torch.autograd.grad(formula(x.clone().requires_grad_(True)).sum(), snake.alpha)[0]
+    assert xg.grad is not None and snake.alpha.grad is not None
+    assert torch.allclose(snake.alpha.grad, want)

@@ -212,3 +212,45 @@ def test_head_stays_differentiable(padding):
     x.grad = None
     plain_head(head, x).square().sum().backward()
     assert torch.allclose(got, x.grad, rtol=1e-5, atol=1e-6) and got.abs().sum() > 0
+
+
+@pytest.mark.parametrize("n_fft,hop", SIZES)
+@pytest.mark.parametrize("frames,block", [(29, 1), (29, 7), (29, 29), (29, 100), (300, 256)])
+def test_inverse_in_blocks_equals_one_inverse(n_fft, hop, frames, block):
+    """Frames made and inverted a block at a time: the same samples as one inverse, up to the order in which
+    the overlap-add sums where blocks meet."""
+    re, im = random_spectrum(n_fft, frames, seed=frames + block)
+    istft = ISTFT(n_fft, hop, padding="same")
+    spectrum = torch.complex(re, im)
+    calls = []
+
+    def part(start, stop):
+        calls.append((start, stop))
+        return spectrum[..., start:stop]
+
+    got = istft.inverse_in_blocks(part, frames, 2, block)
+    want = istft.inverse(spectrum)
+    assert got.shape == want.shape == (2, istft.num_samples(frames))
+    assert (got - want).abs().max().item() <= 1e-6 * want.abs().max().item()
+    assert calls == [(s, min(frames, s + block)) for s in range(0, frames, block)]
+
+
+def test_inverse_in_blocks_refuses_what_it_cannot_do():
+    istft = ISTFT(64, 16, padding="center")
+    with pytest.raises(InvalidOptionError, match="'same' padding"):
+        istft.inverse_in_blocks(lambda a, b: None, 10, 1, 4)
+    with pytest.raises(InvalidOptionError, match="block must be a positive number of frames, got 0"):
+        ISTFT(64, 16).inverse_in_blocks(lambda a, b: None, 10, 1, 0)
+
+
+def test_48k_head_longer_than_a_block_matches_the_plain_head():
+    """The head's blockwise path (more frames than BLOCK_FRAMES) against the whole-signal inverse."""
+    from luxtts.vocoder.heads import BLOCK_FRAMES
+
+    torch.manual_seed(6)
+    head = ISTFTHead(HeadConfig(dim=16, n_fft=512, hop_length=128)).eval()
+    x = torch.randn(1, 2 * BLOCK_FRAMES + 37, 16)
+    with torch.inference_mode():
+        got, want = head(x), plain_head(head, x)
+    assert got.shape == want.shape
+    assert (got - want).abs().max().item() <= 1e-6 * want.abs().max().item()

@@ -193,6 +193,11 @@ class NonlinAttention(nn.Module):
     def forward(self, x: Tensor, weights: Tensor, residual: Optional[Tensor] = None) -> Tensor:
         """weights: (B, H, T, T); only head 0 is used. Returns ``residual + attention(x)`` when given."""
         s, v, gate = self.in_proj(x).chunk(3, dim=-1)
+        if s.device.type == "cpu" and not needs_grad(v, s, weights):
+            # in place, in the projection's own storage and in attend's fresh result: this module runs at the
+            # decoder's memory peak (the full-rate stacks), and each temporary here is a (T, 3C/4) float32
+            v.addcmul_(v, torch.sigmoid_(s.mul_(-2.0)), value=-2.0)  # v tanh(s), as _times_tanh computes it
+            return self.out_proj(attend(weights[:, :1], v[:, :, None]).mul_(gate), residual)
         v = _times_tanh(v, s)
         v = attend(weights[:, :1], v[:, :, None])
         return self.out_proj(v * gate, residual)

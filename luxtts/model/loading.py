@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Tuple, Union
+from typing import Mapping, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -13,11 +11,10 @@ from torch import nn
 from ..config import AcousticModelFile
 from ..errors import CheckpointError, ConfigError, LuxTTSError
 from ..weights import load_strict, read_state_dict, save_safetensors
-from .weight_source import WeightSource, release_free_memory
+from ..weight_source import LinearTransform, WeightSource, materialize, uninitialized
 from .zipvoice import ZipVoiceModel
 
 PathLike = Union[str, Path]
-LinearTransform = Callable[[str, nn.Module], nn.Module]
 
 PAD_TOKEN = "_"
 _DISTILL_KEY = "fm_decoder.guidance_scale_embed.weight"
@@ -81,7 +78,7 @@ def load_acoustic_model(
     keys = dict.fromkeys(source.keys())
     _check_is_zipvoice(keys, str(checkpoint))
     try:
-        with _uninitialized():
+        with uninitialized():
             model = ZipVoiceModel(cfg, distill=is_distilled(keys))
     except (ValueError, TypeError, ZeroDivisionError) as e:
         if isinstance(e, LuxTTSError):
@@ -91,65 +88,8 @@ def load_acoustic_model(
     stand_in = torch.empty(())
     shapes = {k: stand_in.expand(source.shape(k)) for k in keys}
     load_strict(model, shapes, what=f"acoustic model {checkpoint}", assign=True)
-    _materialize(model, source, dtype, linear_transform)
+    materialize(model, source, dtype, linear_transform)
     return model.to(device=device).eval()
-
-
-_INIT_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _uninitialized():
-    """Build modules without running their weight initialisers: the weights are about to be replaced, and
-    memory that is allocated but never written costs no RSS. (The "meta" device would do the same, but its
-    first use imports ~800 torch modules, ~100 MB.)"""
-    classes = (nn.Linear, nn.Conv1d, nn.Embedding)
-    with _INIT_LOCK:
-        saved = [(cls, cls.__dict__.get("reset_parameters")) for cls in classes]
-        for cls in classes:
-            cls.reset_parameters = _no_init
-        try:
-            yield
-        finally:
-            for cls, method in saved:
-                if method is None:
-                    del cls.reset_parameters
-                else:
-                    cls.reset_parameters = method
-
-
-def _no_init(self) -> None:
-    return None
-
-
-def _materialize(model: nn.Module, source: WeightSource, dtype: torch.dtype,
-                 linear_transform: Optional[LinearTransform]) -> None:
-    """Give every parameter and buffer of ``model`` its value from ``source``, in ``dtype``."""
-    modules = dict(model.named_modules())
-    replaced = 0
-    for name in list(modules):
-        module = modules[name]
-        prefix = f"{name}." if name else ""
-        for kind in ("_parameters", "_buffers"):
-            table = getattr(module, kind)
-            for key, old in list(table.items()):
-                if old is None:
-                    continue
-                value = source.get(prefix + key)
-                if value.is_floating_point():
-                    value = value.to(dtype)
-                table[key] = nn.Parameter(value, requires_grad=False) if kind == "_parameters" else value
-        if linear_transform is not None and isinstance(module, nn.Linear) and name:
-            parent_name, _, child = name.rpartition(".")
-            replacement = linear_transform(name, module)
-            if replacement is not module:
-                setattr(modules[parent_name], child, replacement)
-                modules[name] = replacement  # drop the last reference to the float32 weights now
-                replaced += 1
-                if replaced % 16 == 0:
-                    release_free_memory()
-        del module
-    release_free_memory()
 
 
 def convert_checkpoint(src: PathLike, dst_safetensors: PathLike) -> Path:

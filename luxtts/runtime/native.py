@@ -41,6 +41,7 @@ NATIVE_ENV = "LUXTTS_NATIVE"
 KERNEL_DIR_ENV = "LUXTTS_KERNEL_DIR"
 NATIVE_MODES = ("auto", "off", "on")
 ABI_VERSION = 3
+_TABLE_ROWS = 128  # rows of int8 weight summed at a time (as int32: 4x their size)
 SOURCES = tuple(Path(__file__).with_name("native") / name
                 for name in ("swoosh.c", "attend.c", "scores.c", "qlinear.c"))
 HEADERS = tuple(Path(__file__).with_name("native") / name for name in ("fastmath.h", "scratch.h"))
@@ -89,17 +90,26 @@ class NativeKernels:
         if status != 0:
             raise MemoryError(f"the attention kernel could not allocate a scratch row of {t} floats")
 
-    def pack_int8(self, weight):
+    def packed_int8_shape(self, out_features: int, in_features: int) -> Tuple[int, int, int, int]:
+        """The shape :meth:`pack_int8` gives an (out_features, in_features) weight."""
+        panel = self.int8_panel
+        return -(-out_features // panel), -(-in_features // 4), panel, 4
+
+    def pack_int8(self, weight, out=None):
         """An int8 (out, in) weight -> the layout :meth:`qlinear` reads: panels of :attr:`int8_panel` output
-        channels, each (in rounded up to 4) / 4 groups of 4 input channels per channel; the padding is 0."""
+        channels, each (in rounded up to 4) / 4 groups of 4 input channels per channel; the padding is 0.
+        out: an int8 tensor of :meth:`packed_int8_shape` to write it into (allocated before the weight's
+        temporaries, a loaded model's packed weights then lie together in memory)."""
         import torch
 
         n, k = weight.shape
-        panel = self.int8_panel
-        n_padded, k_padded = -(-n // panel) * panel, -(-k // 4) * 4
-        padded = torch.zeros(n_padded, k_padded, dtype=torch.int8)
+        panels, groups, panel, four = self.packed_int8_shape(n, k)
+        padded = torch.zeros(panels * panel, groups * four, dtype=torch.int8)
         padded[:n, :k] = weight
-        return padded.reshape(n_padded // panel, panel, k_padded // 4, 4).permute(0, 2, 1, 3).contiguous()
+        packed = padded.reshape(panels, panel, groups, four).permute(0, 2, 1, 3)
+        if out is None:
+            return packed.contiguous()
+        return out.copy_(packed)
 
     def unpack_int8(self, packed, out_features: int, in_features: int):
         """:meth:`pack_int8`'s inverse: the (out_features, in_features) int8 weight, contiguous."""
@@ -115,7 +125,9 @@ class NativeKernels:
         n = weight.shape[0]
         padded = -(-n // self.int8_panel) * self.int8_panel
         sums = torch.zeros(padded, dtype=torch.int32)
-        sums[:n] = weight.sum(1, dtype=torch.int32)
+        for start in range(0, n, _TABLE_ROWS):  # an int32 sum converts its rows first: a few at a time
+            stop = min(n, start + _TABLE_ROWS)
+            sums[start:stop] = weight[start:stop].sum(1, dtype=torch.int32)
         scales = torch.zeros(padded, dtype=torch.float32)
         scales[:n] = w_scales
         return sums, scales

@@ -88,21 +88,26 @@ class Int8Linear(nn.Module):
         self.out_features = linear.out_features
         self.reduce_range = reduce_range
         self.engine = engine or torch.backends.quantized.engine
+        self._packed = None
+        self._gemm = gemm if gemm is not None and gemm.int8_panel and self.engine in _GIVEN_QPARAMS_ENGINES else None
+        packed = None
+        if self._gemm is not None:  # the lasting tensor first, below the temporaries in the heap
+            packed = torch.empty(self._gemm.packed_int8_shape(self.out_features, self.in_features), dtype=torch.int8)
         w = linear.weight.detach().float().cpu()
-        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-12).double()
+        # max |w| per row without a float32 |w| the size of the weight: loading makes no temporary larger
+        # than the int8 codes (see luxtts.weight_source.Staging)
+        scale = (torch.maximum(w.amax(dim=1), w.amin(dim=1).neg_()) / 127.0).clamp(min=1e-12).double()
         # The float layer's folded offsets (see luxtts.model.linear.Linear) go into the packed bias.
         bias = _effective_bias(linear)
-        with warnings.catch_warnings():
-            # torch marks quantized tensors as deprecated; the packed-weight kernels they feed are not.
-            warnings.simplefilter("ignore")
-            q = torch.quantize_per_channel(w, scale, torch.zeros_like(scale, dtype=torch.long), 0, torch.qint8)
-        self._gemm = gemm if gemm is not None and gemm.int8_panel and self.engine in _GIVEN_QPARAMS_ENGINES else None
-        self._packed = None
         if self._gemm is None:
-            self._packed = _prepack(q, bias, self.engine)
+            self._packed = _prepack(_quantize_rows(w, scale, 0, w.shape[0]), bias, self.engine)
             return
-        codes = q.int_repr()
-        self._weight = self._gemm.pack_int8(codes)
+        # the codes a block of rows at a time: the quantized tensor and its int_repr copy stay small
+        codes = torch.empty(w.shape, dtype=torch.int8)
+        for start in range(0, w.shape[0], _QUANTIZE_ROWS):
+            stop = min(w.shape[0], start + _QUANTIZE_ROWS)
+            codes[start:stop] = _quantize_rows(w, scale, start, stop).int_repr()
+        self._weight = self._gemm.pack_int8(codes, out=packed)
         self._scales = scale  # float64, as quantize_per_channel took them (for packed_weight)
         self._col_sums, self._w_scales = self._gemm.int8_tables(codes, scale.float())
         self._bias = None if bias is None else bias.contiguous()
@@ -183,6 +188,19 @@ class Int8Linear(nn.Module):
     def extra_repr(self) -> str:
         kernel = "luxtts VNNI kernel" if self._gemm is not None else self.engine
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 ({kernel})"
+
+
+_QUANTIZE_ROWS = 128
+
+
+def _quantize_rows(w: Tensor, scale: Tensor, start: int, stop: int) -> Tensor:
+    """Rows start:stop of ``w`` quantized per row (symmetric qint8): the same codes as the whole at once."""
+    with warnings.catch_warnings():
+        # torch marks quantized tensors as deprecated; the packed-weight kernels they feed are not.
+        warnings.simplefilter("ignore")
+        rows = scale[start:stop]
+        return torch.quantize_per_channel(w[start:stop], rows, torch.zeros_like(rows, dtype=torch.long), 0,
+                                          torch.qint8)
 
 
 def _prepack(q: Tensor, bias: Optional[Tensor], engine: str):

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import longform
 from ..batching import Generation, run_batch
-from ..model.weight_source import release_free_memory
+from ..weight_source import release_free_memory
 from .metrics import Metrics
 
 logger = logging.getLogger("luxtts.server")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -104,6 +104,28 @@ class ISTFT(nn.Module):
         if self.padding == "center":
             return torch.istft(spectrum, self.n_fft, self.hop_length, self.n_fft, self.window.float(), center=True)
         signal, envelope = self._overlap_add_fft(spectrum, None)
+        return self._normalise(signal, envelope, None, None)
+
+    def inverse_in_blocks(self, spectrum_of: Callable[[int, int], torch.Tensor], frames: int, batch: int,
+                          block: int, device=None) -> torch.Tensor:
+        """:meth:`inverse` of ``frames`` frames whose spectrum ``spectrum_of(start, stop)`` gives as (batch,
+        n_fft // 2 + 1, stop - start) complex64, ``block`` frames at a time, so that no frame-sized tensor
+        outlives its block. The same samples as one inverse up to the order of the overlap-add's sums (a few
+        float32 ulps where blocks meet); "same" padding only."""
+        if self.padding != "same":
+            raise InvalidOptionError("inverse_in_blocks needs the 'same' padding")
+        if block < 1:
+            raise InvalidOptionError(f"block must be a positive number of frames, got {block!r}")
+        full = self._full_length(frames)
+        signal = torch.zeros(batch, full, device=device)
+        envelope = torch.zeros(1, full, device=device)
+        for start in range(0, frames, block):
+            stop = min(frames, start + block)
+            part, weight = self._overlap_add_fft(spectrum_of(start, stop), None)
+            at = start * self.hop_length
+            signal[:, at:at + part.shape[-1]] += part
+            envelope[:, at:at + weight.shape[-1]] += weight
+            del part, weight
         return self._normalise(signal, envelope, None, None)
 
     def _normalise(self, signal, envelope, mask, lengths):

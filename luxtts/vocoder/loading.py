@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping, Union
+from typing import Mapping, Optional, Union
 
 import torch
+from torch import nn
 
 from ..config import VocoderConfig
-from ..weights import StateDict, load_strict, read_state_dict
+from ..weight_source import LinearTransform, WeightSource, materialize, uninitialized
+from ..weights import StateDict, load_strict
 from .model import Vocoder
 
 PathLike = Union[str, os.PathLike]
@@ -40,20 +42,44 @@ def build_vocoder(config: Union[VocoderConfig, PathLike], istft_mode: str = "fft
 
 def load_vocoder(config_yaml: Union[VocoderConfig, PathLike], weights: Union[PathLike, Mapping[str, torch.Tensor]],
                  device: Union[str, torch.device] = "cpu", dtype: torch.dtype = torch.float32,
-                 istft_mode: str = "fft") -> Vocoder:
+                 istft_mode: str = "fft", linear_transform: Optional[LinearTransform] = None) -> Vocoder:
     """Vocos config.yaml (or a VocoderConfig) + weights (path or state dict) -> eval-mode Vocoder on ``device``.
 
+    A weights file is read one tensor at a time into a vocoder built without initialising its weights;
+    ``linear_transform(name, linear)`` may then replace each nn.Linear as soon as its weights are in (see
+    :func:`luxtts.weight_source.materialize`), so that its float32 copy never exists.
     Raises ConfigError for an unsupported config and CheckpointError for weights that do not fit it.
     """
-    vocoder = build_vocoder(config_yaml, istft_mode)
-    sd = read_state_dict(weights) if isinstance(weights, (str, os.PathLike)) else dict(weights)
-    load_strict(vocoder, adapt_state_dict(sd, vocoder), what=f"vocoder ({_name(weights)})")
+    what = f"vocoder ({_name(weights)})"
+    if isinstance(weights, (str, os.PathLike)):
+        source = WeightSource(weights)
+        with uninitialized():
+            vocoder = build_vocoder(config_yaml, istft_mode)
+        file_names = {_FEATURE_KEYS.get(k, k): k for k in source.keys()}
+        # names and shapes are checked against the file before any tensor is read (with 1-element stand-ins)
+        stand_in = torch.empty(())
+        shapes = {ours: stand_in.expand(source.shape(theirs)) for ours, theirs in file_names.items()}
+        load_strict(vocoder, adapt_state_dict(shapes, vocoder), what=what, assign=True)
+        materialize(vocoder, source, torch.float32, linear_transform, file_key=file_names.get)
+    else:
+        vocoder = build_vocoder(config_yaml, istft_mode)
+        load_strict(vocoder, adapt_state_dict(dict(weights), vocoder), what=what)
+        if linear_transform is not None:
+            _replace_linears(vocoder, linear_transform)
     vocoder.requires_grad_(False).to(device=device)
     # windows, DFT tables and filterbanks stay float32: the inverse STFT is not accurate in half precision
     for part in (vocoder.backbone, vocoder.upsampler, vocoder.head.out, getattr(vocoder.head_48k, "out", None)):
         if part is not None:
             part.to(dtype=dtype)
     return vocoder
+
+
+def _replace_linears(module: nn.Module, transform: LinearTransform) -> None:
+    for name, linear in [(n, m) for n, m in module.named_modules() if n and isinstance(m, nn.Linear)]:
+        replacement = transform(name, linear)
+        if replacement is not linear:
+            parent, _, child = name.rpartition(".")
+            setattr(module.get_submodule(parent), child, replacement)
 
 
 def _name(weights) -> str:

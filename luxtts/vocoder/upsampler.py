@@ -16,6 +16,10 @@ GROUPS = 32
 GROUP_NORM_EPS = 1e-6
 
 
+def _records_grad(*tensors: torch.Tensor) -> bool:
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 class Snake(nn.Module):
     """x + sin(alpha x)^2 / alpha, with a learned alpha per channel."""
 
@@ -25,7 +29,13 @@ class Snake(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, C, T) -> (B, C, T)."""
-        return x + (self.alpha + 1e-9).reciprocal() * torch.sin(self.alpha * x).pow(2)
+        inverse = (self.alpha + 1e-9).reciprocal()
+        if _records_grad(x, self.alpha) or torch.jit.is_tracing():
+            return x + inverse * torch.sin(self.alpha * x).pow(2)
+        # at the 48 kHz head's frame rate each temporary is as large as the signal: one, reused, instead of four
+        # (the same operations in the same order, so the same bits)
+        y = torch.mul(self.alpha, x)
+        return y.sin_().square_().mul_(inverse).add_(x)
 
 
 def masked_group_norm(x: torch.Tensor, norm: nn.GroupNorm, mask: torch.Tensor) -> torch.Tensor:
