@@ -154,8 +154,9 @@ def test_packing_leaves_the_process_engine_alone_and_each_layer_keeps_its_kernel
 
 # The vocoder under quantize="int8": its backbone's pointwise linears in int8, the heads in float32. Measured
 # on the golden 48 kHz vocoder (2026-12-04): merged waveform SNR 62 dB against float32's golden; 57 dB on
-# full-size random weights over W1's 895 frames. 45 dB leaves room for other CPUs' rounding, and a scale bug
-# lands far below it.
+# full-size random weights over W1's 895 frames; 49.6 dB on the golden vocoder since its other large weights
+# are stored in bfloat16 (2026-12-07). 45 dB leaves room for other CPUs' rounding, and a scale bug lands far
+# below it.
 MIN_VOCODER_SNR_DB = 45.0
 
 
@@ -188,13 +189,15 @@ def test_int8_vocoder_stays_close_to_the_golden_waveform(case):
 
 @pytest.mark.parametrize("case", _mel_cases())
 def test_int8_vocoder_loaded_layer_by_layer_equals_quantizing_after_load(case):
-    """What LuxTTS loads (each backbone linear quantized as it is read) is _int8_vocoder's vocoder, bit for bit."""
-    from luxtts.pipeline import _int8_vocoder, _vocoder_int8_transform
+    """What LuxTTS loads (each backbone linear quantized as it is read, then the other large weights stored in
+    bfloat16) is _int8_vocoder's vocoder, bit for bit."""
+    from luxtts.pipeline import _bfloat16_vocoder_floats, _int8_vocoder, _vocoder_int8_transform
     from luxtts.vocoder import load_vocoder
 
     g = load_golden("vocoder_48k", case["file"])
     folder = GOLDEN_DIR / "vocoder_48k"
     streamed = load_vocoder(folder / "config.yaml", folder / "vocos.bin", linear_transform=_vocoder_int8_transform())
+    _bfloat16_vocoder_floats(streamed)  # as LuxTTS does after loading
     after = load_vocoder(folder / "config.yaml", folder / "vocos.bin")
     _int8_vocoder(after)
     assert quantized_report(streamed) == quantized_report(after)
@@ -204,6 +207,34 @@ def test_int8_vocoder_loaded_layer_by_layer_equals_quantizing_after_load(case):
         assert torch.equal(streamed.state_dict()[key], value), key
     with torch.inference_mode():
         assert torch.equal(streamed.decode(g["mel"]), after.decode(g["mel"]))
+
+
+def test_weights_stored_in_bfloat16_are_widened_on_use():
+    """store_weights_in_bfloat16: half the bytes, float32 outputs from the rounded weights, small layers and
+    int8 ones left alone, and a second call changes nothing."""
+    from torch import nn
+
+    from luxtts.runtime.precision import store_weights_in_bfloat16
+
+    torch.manual_seed(8)
+    model = nn.Sequential(nn.Conv1d(16, 64, 5, padding=2), nn.ConvTranspose1d(64, 32, 4, stride=2, padding=1),
+                          nn.Conv1d(32, 32, 3, groups=32, padding=1)).requires_grad_(False)
+    head = nn.Linear(32, 130).requires_grad_(False)
+    x = torch.randn(2, 16, 40)
+    rounded = [m.weight.detach().to(torch.bfloat16).float() for m in (model[0], model[1])]
+    small = model[2].weight.detach().clone()
+    want = model(x)
+    assert store_weights_in_bfloat16(model) == 16 * 64 * 5 + 64 * 32 * 4
+    assert store_weights_in_bfloat16(head) == 32 * 130
+    assert store_weights_in_bfloat16(model) == 0
+    for layer, weight in zip((model[0], model[1]), rounded):
+        assert layer.parametrizations.weight.original.dtype == torch.bfloat16
+        assert layer.weight.dtype == torch.float32 and torch.equal(layer.weight, weight)
+    assert model[2].weight.dtype == torch.float32 and torch.equal(model[2].weight, small)  # 96 weights: kept
+    with torch.inference_mode():
+        got = model(x)
+    assert got.dtype == torch.float32
+    assert snr_db(got, want) > 40
 
 
 def test_int8_attention_choice_and_errors(monkeypatch):
