@@ -513,10 +513,9 @@ def _int8_vocoder(vocoder) -> None:
     their outputs are log-magnitudes and phases, which the inverse STFT turns into audio without any damping;
     their weights, and the upsampler's, are kept in bfloat16 (49.6 dB against the golden float32 waveform).
     Loading does the same with :func:`_vocoder_int8_transform`, layer by layer."""
-    from .runtime import quantize_int8
-    from .weight_source import release_free_memory
+    from .weight_source import release_free_memory, replace_linears
 
-    quantize_int8(vocoder.backbone)
+    replace_linears(vocoder, _vocoder_int8_transform())
     _bfloat16_vocoder_floats(vocoder)
     release_free_memory()  # the float32 weights just dropped
 

@@ -87,7 +87,8 @@ class WeightSource:
         return dtype
 
     def get(self, key: str, out: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """The tensor ``key``; read into ``out`` (contiguous, of its shape and dtype) when given."""
+        """The tensor ``key``; read into ``out`` (contiguous, of its shape and dtype; a torch file's tensor may
+        also be converted into another dtype) when given."""
         if not self._header:
             value = self._tensors[key]
             return value if out is None else out.copy_(value)
@@ -129,23 +130,19 @@ class Staging:
 
     def tensor(self, shape: Tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         """A (shape, dtype) view of the buffer; valid until the next call."""
-        numel = 1
-        for size in shape:
-            numel *= int(size)
+        numel = math.prod(shape)
         self.reserve(numel, dtype)
         return self._flat[dtype][:numel].view(shape)
 
     def read(self, source: "WeightSource", key: str, dtype: torch.dtype) -> torch.Tensor:
-        """``source``'s tensor ``key`` as ``dtype``, in the buffer (converted through a second one if the file
-        holds another dtype)."""
+        """``source``'s tensor ``key`` as ``dtype``, in the buffer. A torch file's tensor (its own mapped pages)
+        is converted as it is copied in; a safetensors file's bytes go through a second buffer if the file holds
+        another dtype."""
         shape = source.shape(key)
         stored = source.dtype(key)
-        if stored == dtype:
+        if stored == dtype or not source.is_safetensors:
             return source.get(key, out=self.tensor(shape, dtype))
-        if not source.is_safetensors:  # already the file's own pages (torch mmap); converted straight in
-            return self.tensor(shape, dtype).copy_(source.get(key))
-        raw = source.get(key, out=self.tensor(shape, stored))
-        return self.tensor(shape, dtype).copy_(raw)
+        return self.tensor(shape, dtype).copy_(source.get(key, out=self.tensor(shape, stored)))
 
     def release(self) -> None:
         self._flat.clear()
@@ -216,6 +213,16 @@ def uninitialized():
 
 def _no_init(self) -> None:
     return None
+
+
+def replace_linears(module: nn.Module, transform: LinearTransform) -> None:
+    """Put ``transform(name, linear)`` in place of each nn.Linear of ``module`` (name relative to it) that the
+    transform changes; the already-loaded counterpart of :func:`materialize`'s ``linear_transform``."""
+    for name, linear in [(n, m) for n, m in module.named_modules() if n and isinstance(m, nn.Linear)]:
+        replacement = transform(name, linear)
+        if replacement is not linear:
+            parent, _, child = name.rpartition(".")
+            setattr(module.get_submodule(parent), child, replacement)
 
 
 def materialize(model: nn.Module, source: WeightSource, dtype: torch.dtype,

@@ -193,21 +193,23 @@ class NonlinAttention(nn.Module):
     def forward(self, x: Tensor, weights: Tensor, residual: Optional[Tensor] = None) -> Tensor:
         """weights: (B, H, T, T); only head 0 is used. Returns ``residual + attention(x)`` when given."""
         s, v, gate = self.in_proj(x).chunk(3, dim=-1)
-        if s.device.type == "cpu" and not needs_grad(v, s, weights):
-            # in place, in the projection's own storage and in attend's fresh result: this module runs at the
-            # decoder's memory peak (the full-rate stacks), and each temporary here is a (T, 3C/4) float32
-            v.addcmul_(v, torch.sigmoid_(s.mul_(-2.0)), value=-2.0)  # v tanh(s), as _times_tanh computes it
-            return self.out_proj(attend(weights[:, :1], v[:, :, None]).mul_(gate), residual)
-        v = _times_tanh(v, s)
-        v = attend(weights[:, :1], v[:, :, None])
-        return self.out_proj(v * gate, residual)
+        # where autograd records nothing, in place: in the projection's own storage and in attend's fresh
+        # result. This module runs at the decoder's memory peak (the full-rate stacks), and each temporary here
+        # is a (T, 3C/4) float32
+        in_place = not needs_grad(v, s, weights)
+        v = attend(weights[:, :1], _times_tanh(v, s, in_place)[:, :, None])
+        return self.out_proj(v.mul_(gate) if in_place else v * gate, residual)
 
 
-def _times_tanh(v: Tensor, s: Tensor) -> Tensor:
+def _times_tanh(v: Tensor, s: Tensor, in_place: bool = False) -> Tensor:
     """v * tanh(s) as v - 2 v sigmoid(-2 s): three passes over memory instead of five on the CPU, where torch's
-    tanh kernel is slow (see :func:`_tanh`); the same rounding as 2 sigmoid(2 s) - 1, within 3e-7 |v|."""
+    tanh kernel is slow (see :func:`_tanh`); the same rounding as 2 sigmoid(2 s) - 1, within 3e-7 |v|.
+    in_place: v and s are the caller's to overwrite (on the CPU the result is v, and s is left holding
+    sigmoid(-2 s))."""
     if s.device.type != "cpu" or needs_grad(v, s):
         return v * _tanh(s)
+    if in_place:
+        return v.addcmul_(v, torch.sigmoid_(s.mul_(-2.0)), value=-2.0)
     return torch.addcmul(v, v, torch.sigmoid_(s * -2.0), value=-2.0)
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Mapping, Optional, Tuple, Union
 
 import torch
-from torch import nn
 
 from ..config import AcousticModelFile
 from ..errors import CheckpointError, ConfigError, LuxTTSError

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import InvalidOptionError
+from ..weight_source import replace_linears
 
 # Linear layers that stay in float32: the Zipformers' input projections (the model reads their weights directly, to
 # precompute the condition part once per utterance), and the per-step time/guidance embeddings and relative
@@ -309,13 +310,7 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     params = list(model.parameters())
     if params and (params[0].device.type != "cpu" or any(p.dtype != torch.float32 for p in params)):
         raise InvalidOptionError("quantize='int8' needs the model on the CPU in float32 (dtype=None / float32)")
-    transform = int8_transform()
-    for name, module in list(model.named_modules()):
-        for child_name, child in list(module.named_children()):
-            path = f"{name}.{child_name}" if name else child_name
-            replacement = transform(path, child)
-            if replacement is not child:
-                setattr(module, child_name, replacement)
+    replace_linears(model, int8_transform())
     return model
 
 

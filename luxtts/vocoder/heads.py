@@ -9,6 +9,7 @@ from torch import nn
 
 from ..config import HeadConfig
 from .istft import ISTFT
+from .vocos import records_grad
 
 MAX_MAGNITUDE = 1e2  # upstream's clip against exploding magnitudes
 BLOCK_FRAMES = 256  # frames of spectrum made and inverted at a time: ~0.5 MB per tensor at n_fft 512
@@ -26,8 +27,7 @@ class ISTFTHead(nn.Module):
         """x (B, T, dim) -> waveform (B, istft.num_samples(T)); lengths (B,) valid frames per item."""
         if lengths is not None or self.istft.mode != "fft":
             return self.istft(*self._real_imag(x), lengths)
-        if self.istft.padding == "same" and not (torch.is_grad_enabled() and x.requires_grad) \
-                and not torch.jit.is_tracing():
+        if self.istft.padding == "same" and not records_grad(x) and not torch.jit.is_tracing():
             # the 48 kHz head runs at four times the mel's frame rate, and its linear output, spectrum and inverse
             # were each as large as the waveform's frames: made a block of frames at a time, none of them is
             return self.istft.inverse_in_blocks(lambda start, stop: torch.complex(*self._real_imag(x[:, start:stop])),

@@ -6,10 +6,9 @@ import os
 from typing import Mapping, Optional, Union
 
 import torch
-from torch import nn
 
 from ..config import VocoderConfig
-from ..weight_source import LinearTransform, WeightSource, materialize, uninitialized
+from ..weight_source import LinearTransform, WeightSource, materialize, replace_linears, uninitialized
 from ..weights import StateDict, load_strict
 from .model import Vocoder
 
@@ -65,21 +64,13 @@ def load_vocoder(config_yaml: Union[VocoderConfig, PathLike], weights: Union[Pat
         vocoder = build_vocoder(config_yaml, istft_mode)
         load_strict(vocoder, adapt_state_dict(dict(weights), vocoder), what=what)
         if linear_transform is not None:
-            _replace_linears(vocoder, linear_transform)
+            replace_linears(vocoder, linear_transform)
     vocoder.requires_grad_(False).to(device=device)
     # windows, DFT tables and filterbanks stay float32: the inverse STFT is not accurate in half precision
     for part in (vocoder.backbone, vocoder.upsampler, vocoder.head.out, getattr(vocoder.head_48k, "out", None)):
         if part is not None:
             part.to(dtype=dtype)
     return vocoder
-
-
-def _replace_linears(module: nn.Module, transform: LinearTransform) -> None:
-    for name, linear in [(n, m) for n, m in module.named_modules() if n and isinstance(m, nn.Linear)]:
-        replacement = transform(name, linear)
-        if replacement is not linear:
-            parent, _, child = name.rpartition(".")
-            setattr(module.get_submodule(parent), child, replacement)
 
 
 def _name(weights) -> str:

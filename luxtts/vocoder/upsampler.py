@@ -10,14 +10,10 @@ from torch import nn
 
 from ..config import UpsamplerConfig
 from ..errors import ConfigError
-from .vocos import frame_mask, masked
+from .vocos import frame_mask, masked, records_grad
 
 GROUPS = 32
 GROUP_NORM_EPS = 1e-6
-
-
-def _records_grad(*tensors: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
 class Snake(nn.Module):
@@ -30,7 +26,7 @@ class Snake(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, C, T) -> (B, C, T)."""
         inverse = (self.alpha + 1e-9).reciprocal()
-        if _records_grad(x, self.alpha) or torch.jit.is_tracing():
+        if records_grad(x, self.alpha) or torch.jit.is_tracing():
             return x + inverse * torch.sin(self.alpha * x).pow(2)
         # at the 48 kHz head's frame rate each temporary is as large as the signal: one, reused, instead of four
         # (the same operations in the same order, so the same bits)

@@ -10,6 +10,11 @@ from torch import nn
 from ..config import BackboneConfig
 
 
+def records_grad(*tensors: torch.Tensor) -> bool:
+    """Whether autograd records an op on these tensors: the in-place and blockwise inference paths step aside."""
+    return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+
+
 def frame_mask(lengths: Optional[torch.Tensor], frames: int, like: torch.Tensor) -> Optional[torch.Tensor]:
     """(B, 1, frames) mask of 1 for valid frames and 0 past ``lengths``; None when lengths is None."""
     if lengths is None:
