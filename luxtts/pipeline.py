@@ -136,6 +136,7 @@ class LuxTTS:
         self.dtype = resolve_dtype(dtype)
         linear_transform = _quantizer(quantize, self.device, self.dtype)
         attention_dtype = None
+        vocoder_transform = None
         if linear_transform is not None:
             from .runtime import int8_attention_dtype
 
@@ -147,6 +148,11 @@ class LuxTTS:
 
             native.kernels()  # built (or found cached) now, not in the first request; a bad $LUXTTS_NATIVE fails here
         self.files: ModelFiles = resolve_model(model_path, vocoder=vocoder)
+        if quantize == "int8":
+            vocoder_transform = _vocoder_int8_transform()
+        elif self.device.type == "cpu":
+            linear_transform = _float_packer(self.dtype, model_reads=_ACOUSTIC_DIRECT_WEIGHTS)
+            vocoder_transform = _float_packer(torch.float32)
 
         from .model import load_acoustic_model
         from .text import EmiliaTokenizer
@@ -158,7 +164,7 @@ class LuxTTS:
         # The vocoder stays in float32: its inverse STFT is not accurate in half precision.
         self.vocoder = load_vocoder(self.files.vocoder_config, self.files.vocoder_weights,
                                     device=self.device, dtype=torch.float32,
-                                    linear_transform=_vocoder_int8_transform() if quantize == "int8" else None)
+                                    linear_transform=vocoder_transform)
         if quantize == "int8":
             from .runtime import set_attention_dtype
 
@@ -541,6 +547,19 @@ def _vocoder_int8_transform():
         return transform(name[len(prefix):], linear) if name.startswith(prefix) else linear
 
     return backbone_only
+
+
+# The acoustic model's linears whose weights it reads itself (the decoder's input projection is split into its
+# [x | text | speech] parts, the Zipformers' dtype and device are their input projection's): they stay plain.
+_ACOUSTIC_DIRECT_WEIGHTS = ("fm_decoder.in_proj", "text_encoder.in_proj")
+
+
+def _float_packer(dtype: torch.dtype, model_reads: tuple = ()):
+    """The loaders' per-layer transform for float weights on the CPU: oneDNN's blocked layout made once
+    (:mod:`luxtts.runtime.prepack`), except for the ``model_reads`` layers; None where it does not apply."""
+    from .runtime.prepack import prepack_transform
+
+    return prepack_transform(dtype, keep=lambda name: name in model_reads)
 
 
 def _quantizer(quantize: Optional[str], device: torch.device, dtype: torch.dtype):
