@@ -26,8 +26,9 @@ _DTYPES = (torch.float32, torch.bfloat16)
 # The row count the blocked layout is chosen for. It is a hint, not a limit: any row count runs on the same
 # packed weight. 64 was as fast as or faster than 1, 1364 and 4096 over 1-2727 rows (512 -> 1536, Zen 4).
 _ROWS_HINT = 64
-# Layers narrower than this on either side gain nothing from a blocked layout (oneDNN's blocks are 16 wide).
-_MIN_FEATURES = 16
+# Layers narrower than this on either side gain nothing from a blocked layout (the relative-position
+# projections, 48 -> 16, whose weight dtype the attention reads on every call, stay plain).
+_MIN_FEATURES = 32
 
 
 def prepack_mode() -> str:
