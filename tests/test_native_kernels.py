@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from luxtts.errors import InvalidOptionError, NativeKernelError
 from luxtts.runtime import native
@@ -426,3 +428,50 @@ def test_key_pairs_of_a_projection_slice_equal_the_elementwise_layout(offset, dt
     pairs = native.key_pairs(k)
     assert pairs.shape == (dq // 2, t, 2) and pairs.is_contiguous() and pairs.dtype == dtype
     assert torch.equal(pairs, k.T.reshape(t, dq // 2, 2).transpose(0, 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(b=st.integers(1, 3), t=st.integers(1, 90), c=st.integers(1, 140), k=st.sampled_from([1, 3, 7, 15, 31]),
+       padded=st.booleans(), seed=st.integers(0, 2**16))
+def test_conv_module_kernel_matches_float64(b, t, c, k, padded, seed):
+    kernels = native.kernels()
+    generator = torch.Generator().manual_seed(seed)
+    h = torch.randn(b, t, 2 * c, generator=generator) * 4.0
+    weight = torch.randn(c, k, generator=generator)
+    bias = torch.randn(c, generator=generator)
+    pad = torch.rand(b, t, generator=generator) < 0.3 if padded else None
+    got = kernels.conv_module_core(h, pad, weight, bias, 0.08)
+    want = native.conv_module_core_reference(h, pad, weight, bias, 0.08)
+    assert got.shape == (b, t, c) and got.dtype == torch.float32
+    assert ((got.double() - want).abs() / want.abs().clamp_min(1.0)).max().item() <= 2e-6
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = kernels.conv_module_core(h, pad, weight, bias, 0.08)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(got, single)  # each channel block is one thread's, in the same order either way
+
+
+@pytest.mark.parametrize("b,t,c,k,padded", [(1, 1364, 512, 31, False), (2, 57, 48, 9, True), (1, 3, 64, 15, False)])
+def test_the_convolution_module_uses_it_and_gives_what_torch_gives(kernel_dir, monkeypatch, b, t, c, k, padded):
+    from luxtts.model.layers import ConvModule
+
+    torch.manual_seed(t)
+    module = ConvModule(c, k).eval()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.normal_(0.0, 0.3)
+    x = torch.randn(b, t, c)
+    pad = (torch.rand(b, t, 1) < 0.25) if padded else None
+    residual = torch.randn(b, t, c)
+    with torch.inference_mode():
+        fused = module(x, pad, residual)
+        monkeypatch.setenv(native.NATIVE_ENV, "off")
+        assert module._native_core(module.in_proj(x), pad) is None
+        plain = module(x, pad, residual)
+    assert not torch.equal(fused, plain)  # two formulations really ran
+    assert (fused - plain).abs().max().item() <= 1e-6 * max(1.0, plain.abs().max().item()) * k
+    x.requires_grad_(True)  # training: torch's formulation, with gradients
+    module(x, pad).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

@@ -211,10 +211,31 @@ class ConvModule(nn.Module):
     def forward(self, x: Tensor, pad_mask: Optional[Tensor] = None, residual: Optional[Tensor] = None) -> Tensor:
         """pad_mask: (B, T, 1) bool, True on padding frames (zeroed so they cannot leak into the kernel).
         Returns ``residual + conv(x)`` when ``residual`` is given."""
-        x = F.glu(self.in_proj(x), dim=-1)  # first half * sigmoid(second half)
+        h = self.in_proj(x)
+        core = self._native_core(h, pad_mask)
+        if core is not None:
+            return self.out_proj(core, residual)
+        x = F.glu(h, dim=-1)  # first half * sigmoid(second half)
         if pad_mask is not None:
             x = x.masked_fill(pad_mask, 0.0)
         return self.out_proj(_swoosh_tail(self._depthwise(x, self._shifted_bias())), residual)
+
+    def _native_core(self, h: Tensor, pad_mask: Optional[Tensor]) -> Optional[Tensor]:
+        """Gated unit, convolution and SwooshR's tail in one pass of the C kernel (see
+        luxtts/runtime/native/convmod.c), where it runs: float32 inference on the CPU. None elsewhere."""
+        conv = self.depthwise_conv
+        if (h.dtype != torch.float32 or h.device.type != "cpu" or h.dim() != 3 or not h.is_contiguous()
+                or not h.numel() or conv.weight.dtype != torch.float32 or tracing()
+                or needs_grad(h, conv.weight, conv.bias)):
+            return None
+        kernels = native.kernels()
+        if kernels is None:
+            return None
+        mask = None
+        if pad_mask is not None:
+            mask = pad_mask.reshape(h.shape[0], h.shape[1]).contiguous()
+        weight = conv.weight.reshape(conv.weight.shape[0], -1).contiguous()
+        return kernels.conv_module_core(h, mask, weight, self._shifted_bias().contiguous(), _SWOOSH_SLOPE)
 
     def _depthwise(self, x: Tensor, bias: Optional[Tensor]) -> Tensor:
         """(B, T, C) -> (B, T, C). Run as a 2-D convolution on a (B, C, 1, T) view, which is channels-last in

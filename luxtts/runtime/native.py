@@ -1,4 +1,5 @@
 """Small C kernels for the CPU, compiled on first use with the system's GCC: the Swoosh tail in one pass, the
+convolution module's gate, depthwise convolution and Swoosh in one pass (native/convmod.c), the
 attention's positional scores and softmax, the int8 models' attention-weighted sums of 12-wide value heads from
 bfloat16 weights, and their int8 linear layers on AVX-512 VNNI (native/qlinear.c says why, docs/speed.md round 7).
 
@@ -40,10 +41,10 @@ from ..errors import InvalidOptionError, NativeKernelError
 NATIVE_ENV = "LUXTTS_NATIVE"
 KERNEL_DIR_ENV = "LUXTTS_KERNEL_DIR"
 NATIVE_MODES = ("auto", "off", "on")
-ABI_VERSION = 3
+ABI_VERSION = 4
 _TABLE_ROWS = 128  # rows of int8 weight summed at a time (as int32: 4x their size)
 SOURCES = tuple(Path(__file__).with_name("native") / name
-                for name in ("swoosh.c", "attend.c", "scores.c", "qlinear.c"))
+                for name in ("swoosh.c", "attend.c", "scores.c", "qlinear.c", "convmod.c"))
 HEADERS = tuple(Path(__file__).with_name("native") / name for name in ("fastmath.h", "scratch.h"))
 # OpenMP: the loop is split over torch's own thread count. GCC's libgomp has the soname torch's Linux wheels
 # bundle, so the kernel binds to the copy torch already loaded (one runtime and one thread pool, checked in
@@ -69,6 +70,23 @@ class NativeKernels:
 
         out = torch.empty_like(z)
         self.library.luxtts_swoosh_tail(z.data_ptr(), out.data_ptr(), z.numel(), slope, torch.get_num_threads())
+        return out
+
+    def conv_module_core(self, h, pad_mask, weight, bias, slope: float):
+        """The convolution module between its two linears: h (B, T, 2C) contiguous float32 -> (B, T, C) float32,
+        softplus(z) - slope z of z = the depthwise convolution (weight (C, K) contiguous, K odd; bias (C,)) of
+        h[..., :C] * sigmoid(h[..., C:]), whose frames where ``pad_mask`` ((B, T) contiguous bool, or None) is
+        True count as zeros."""
+        import torch
+
+        b, t, c2 = h.shape
+        c, k = weight.shape
+        out = torch.empty(b, t, c, dtype=torch.float32)
+        status = self.library.luxtts_conv_module_core(
+            h.data_ptr(), None if pad_mask is None else pad_mask.data_ptr(), weight.data_ptr(), bias.data_ptr(),
+            out.data_ptr(), b, t, c, k, slope, torch.get_num_threads())
+        if status != 0:
+            raise MemoryError(f"the convolution kernel could not allocate its scratch of {t + 2 * k} x 64 floats")
         return out
 
     def rel_softmax(self, block, p, pos, mask, first_row: int) -> None:
@@ -263,7 +281,7 @@ def status() -> str:
         attend = ("bfloat16 scores and value products" if loaded.attend_widths
                   else "no bfloat16 value products (no AVX-512 BF16)")
         gemm = "int8 GEMM (AVX-512 VNNI)" if loaded.int8_panel else "no int8 GEMM (no AVX-512 VNNI)"
-        return f"C kernels: Swoosh, positional softmax, {attend}, {gemm} ({loaded.path})"
+        return f"C kernels: Swoosh, convolution module, positional softmax, {attend}, {gemm} ({loaded.path})"
     return f"not used: {reason}"
 
 
@@ -386,6 +404,7 @@ _SIGNATURES = {
     "luxtts_qlinear_supported": (_INT, []),
     "luxtts_qlinear_panel": (_I64, []),
     "luxtts_input_qparams": (None, [_F, _F, _INT, _P, _P]),
+    "luxtts_conv_module_core": (_INT, [_P] * 5 + [_I64] * 4 + [_F, _INT]),
 }
 
 
@@ -493,6 +512,17 @@ def _self_test(kernels: NativeKernels) -> None:
             if not error <= 4e-3:
                 raise NativeKernelError(f"{kernels.path} failed its attention-score self-test (error {error:.3g})")
 
+    for b, t, c, k, padded in ((1, 37, 70, 7, False), (2, 5, 16, 9, True), (1, 1, 3, 1, False)):
+        h = torch.randn(b, t, 2 * c, generator=generator) * 3.0
+        weight = torch.randn(c, k, generator=generator)
+        bias = torch.randn(c, generator=generator)
+        pad = torch.rand(b, t, generator=generator) < 0.3 if padded else None
+        got = kernels.conv_module_core(h, pad, weight, bias, 0.08)
+        want = conv_module_core_reference(h, pad, weight, bias, 0.08)
+        error = ((got.double() - want).abs() / want.abs().clamp_min(1.0)).max().item()
+        if not error <= 1e-5:
+            raise NativeKernelError(f"{kernels.path} failed its convolution self-test (error {error:.3g})")
+
     if kernels.int8_panel:
         for m, k, n, with_bias in ((13, 50, 70, True), (1, 4, 1, False), (20, 512, 64, True)):
             weight = torch.randint(-127, 128, (n, k), generator=generator, dtype=torch.int8)
@@ -558,3 +588,17 @@ def attend_reference(weights, values):
     b, h, t, _ = weights.shape
     per_head = values.transpose(1, 2).to(weights.dtype).double()
     return (weights.double() @ per_head).transpose(1, 2).reshape(b, t, -1)
+
+
+def conv_module_core_reference(h, pad_mask, weight, bias, slope: float):
+    """What :meth:`NativeKernels.conv_module_core` computes, in float64."""
+    import torch
+    import torch.nn.functional as F
+
+    c, k = weight.shape
+    g = F.glu(h.double(), dim=-1)
+    if pad_mask is not None:
+        g = g.masked_fill(pad_mask[..., None], 0.0)
+    z = F.conv1d(g.transpose(1, 2), weight.double()[:, None, :], bias.double(), padding=k // 2, groups=c)
+    z = z.transpose(1, 2)
+    return F.softplus(z) - slope * z

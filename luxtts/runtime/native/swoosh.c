@@ -8,7 +8,7 @@
 
 #include "fastmath.h"
 
-#define LUXTTS_NATIVE_VERSION 3
+#define LUXTTS_NATIVE_VERSION 4
 
 int luxtts_native_version(void) { return LUXTTS_NATIVE_VERSION; }
 
