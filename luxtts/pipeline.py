@@ -151,7 +151,9 @@ class LuxTTS:
         if quantize == "int8":
             vocoder_transform = _vocoder_int8_transform()
         elif self.device.type == "cpu":
-            linear_transform = _float_packer(self.dtype, model_reads=_ACOUSTIC_DIRECT_WEIGHTS)
+            from .runtime.quantize import DIRECT_WEIGHT_PATHS  # read by the model itself: kept plain
+
+            linear_transform = _float_packer(self.dtype, model_reads=DIRECT_WEIGHT_PATHS)
             vocoder_transform = _float_packer(torch.float32)
 
         from .model import load_acoustic_model
@@ -547,11 +549,6 @@ def _vocoder_int8_transform():
         return transform(name[len(prefix):], linear) if name.startswith(prefix) else linear
 
     return backbone_only
-
-
-# The acoustic model's linears whose weights it reads itself (the decoder's input projection is split into its
-# [x | text | speech] parts, the Zipformers' dtype and device are their input projection's): they stay plain.
-_ACOUSTIC_DIRECT_WEIGHTS = ("fm_decoder.in_proj", "text_encoder.in_proj")
 
 
 def _float_packer(dtype: torch.dtype, model_reads: tuple = ()):

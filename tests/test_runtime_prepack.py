@@ -16,7 +16,12 @@ from luxtts.model.linear import Linear
 from luxtts.runtime import Int8Linear, quantize_int8, snr_db
 from luxtts.runtime.prepack import PREPACK_ENV, PackedLinear, can_prepack, prepack_transform
 
-pytestmark = pytest.mark.skipif(not can_prepack(torch.float32), reason="this torch build has no oneDNN linear")
+
+
+def test_this_torch_packs_float32_linears():
+    # the tests below need oneDNN's float32 inner product, which every x86 / arm64 CPU wheel of torch has
+    assert torch.backends.mkldnn.is_available() and can_prepack(torch.float32)
+    assert not can_prepack(torch.float16)  # dtypes it does not take are left plain
 
 # float32 sums in another order than MKL's: within a few units in the last place of the outputs
 TOL = 2e-5
@@ -127,8 +132,7 @@ def test_int8_quantization_of_a_packed_model_takes_every_layer():
 def test_a_cpu_pipeline_loads_packed_layers_and_speaks_as_plain_ones(folder, monkeypatch, dtype):
     from golden_model import pipeline_cases, prompt_wav
 
-    if not can_prepack(getattr(torch, dtype)):
-        pytest.skip(f"oneDNN runs no {dtype} linear on this CPU")
+    packs = can_prepack(getattr(torch, dtype))  # bfloat16: where oneDNN has a kernel for this CPU
     case = pipeline_cases()[0]
     monkeypatch.setenv(PREPACK_ENV, "off")
     plain_tts = LuxTTS.from_pretrained(folder, device="cpu", dtype=dtype)
@@ -136,7 +140,7 @@ def test_a_cpu_pipeline_loads_packed_layers_and_speaks_as_plain_ones(folder, mon
     packed_tts = LuxTTS.from_pretrained(folder, device="cpu", dtype=dtype)
     assert not any(isinstance(m, PackedLinear) for m in plain_tts.model.modules())
     names = [n for n, m in packed_tts.model.named_modules() if isinstance(m, PackedLinear)]
-    assert names and "fm_decoder.in_proj" not in names and "text_encoder.in_proj" not in names
+    assert bool(names) == packs and "fm_decoder.in_proj" not in names and "text_encoder.in_proj" not in names
     assert any(isinstance(m, PackedLinear) for m in packed_tts.vocoder.modules())
     prompt = plain_tts.encode_prompt(str(prompt_wav()), text=case["prompt_text"])
     a = plain_tts.generate("Hello there, packed weights.", prompt, seed=3).audio

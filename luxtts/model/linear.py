@@ -12,43 +12,15 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..runtime import native
 from ..runtime.modes import needs_grad, tracing
-
-_ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
-_onednn_failed: set = set()
-
+from ..runtime.onednn import linear, linear_add, note_onednn_failure, onednn_linear_usable
 
 def version_of(t: Optional[Tensor]) -> int:
     """The tensor's in-place version counter (an optimiser step bumps it), -1 for inference tensors and None."""
     return -1 if t is None or t.is_inference() else t._version
-
-
-def onednn_linear_usable(x: Tensor, weight: Tensor) -> bool:
-    """Whether :func:`linear` may use oneDNN for this input and weight."""
-    return (
-        not tracing()  # first: the rest is opaque to torch.compile
-        and x.device.type == "cpu"
-        and x.dtype == weight.dtype
-        and x.dtype in _ONEDNN_DTYPES
-        and x.dtype not in _onednn_failed
-        and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
-        and torch.backends.mkldnn.is_available()
-    )
-
-
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """F.linear, through oneDNN where :func:`onednn_linear_usable` allows. (…, in) -> (…, out)."""
-    if onednn_linear_usable(x, weight):
-        try:
-            return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
-        except RuntimeError:
-            # e.g. bfloat16 on a CPU whose oneDNN build has no kernel for it: fall back for good.
-            _onednn_failed.add(x.dtype)
-    return F.linear(x, weight, bias)
 
 
 class Linear(nn.Linear):
@@ -101,16 +73,6 @@ def differentiable_folded_bias(weight: Tensor, bias: Optional[Tensor], input_off
     return out if bias is None else out + bias
 
 
-def linear_add(x: Tensor, weight: Tensor, bias: Optional[Tensor], residual: Tensor) -> Tensor:
-    """``residual + linear(x, weight, bias)``, the addition fused into oneDNN's GEMM where possible."""
-    if onednn_linear_usable(x, weight) and residual.dtype == x.dtype and residual.shape[:-1] == x.shape[:-1]:
-        try:
-            return torch.ops.mkldnn._linear_pointwise.binary(x, residual.contiguous(), weight, bias, "add")
-        except RuntimeError:
-            _onednn_failed.add(x.dtype)
-    return linear(x, weight, bias).add_(residual)
-
-
 # float32 attention over at least this many keys with value heads narrower than _INNER_PRODUCT_MAX_DIM runs as
 # oneDNN inner products (see attend).
 _INNER_PRODUCT_MIN_KEYS = 1100
@@ -147,7 +109,7 @@ def attend(weights: Tensor, values: Tensor) -> Tensor:
             ]
             return torch.stack(rows)
         except RuntimeError:
-            _onednn_failed.add(weights.dtype)
+            note_onednn_failure(weights.dtype)
     # (B, H, S, d) in the weights' dtype: bfloat16 weights (see AttentionWeights.score_dtype) take their values
     # in bfloat16 within the same copy, and the result goes back to the values' dtype.
     per_head = values.transpose(1, 2).to(weights.dtype, memory_format=torch.contiguous_format)

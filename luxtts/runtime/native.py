@@ -79,14 +79,14 @@ class NativeKernels:
         True count as zeros."""
         import torch
 
-        b, t, c2 = h.shape
+        b, t, _ = h.shape
         c, k = weight.shape
         out = torch.empty(b, t, c, dtype=torch.float32)
         status = self.library.luxtts_conv_module_core(
             h.data_ptr(), None if pad_mask is None else pad_mask.data_ptr(), weight.data_ptr(), bias.data_ptr(),
             out.data_ptr(), b, t, c, k, slope, torch.get_num_threads())
         if status != 0:
-            raise MemoryError(f"the convolution kernel could not allocate its scratch of {t + 2 * k} x 64 floats")
+            raise MemoryError(f"the convolution kernel could not allocate its scratch for {t} frames")
         return out
 
     def rel_softmax(self, block, p, pos, mask, first_row: int) -> None:
@@ -592,7 +592,6 @@ def attend_reference(weights, values):
 
 def conv_module_core_reference(h, pad_mask, weight, bias, slope: float):
     """What :meth:`NativeKernels.conv_module_core` computes, in float64."""
-    import torch
     import torch.nn.functional as F
 
     c, k = weight.shape

@@ -3,13 +3,14 @@
 oneDNN's inner product on a plain (out, in) weight first copies it into the blocked layout its kernel reads,
 on every call. :class:`PackedLinear` does that once, at load, and drops the plain copy, so memory is unchanged.
 Measured on AMD EPYC Zen 4 (2 threads, 2026-12-07): the model's GEMMs 5-10 % faster (1364 x 512 -> 1536:
-9.96 against 11.13 ms), W1 one pass in float32 0.92x the time (0.85-0.96, 5 alternating rounds), and the
-result the same bits as the plain oneDNN call (same kernel, same order of sums).
+9.96 against 11.13 ms), W1 one pass in float32 0.935x the time (0.897-1.056, 6 alternating rounds), and the
+acoustic model's sums the same bits as the plain oneDNN call's (same kernel, same order of sums).
 ``$LUXTTS_PREPACK=off`` keeps plain layers.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Callable, Optional
 
@@ -18,7 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import InvalidOptionError
-from .modes import needs_grad, tracing
+from .modes import needs_grad
+from .onednn import onednn_linear_usable, onednn_product
 
 PREPACK_ENV = "LUXTTS_PREPACK"
 PREPACK_MODES = ("auto", "off")
@@ -80,13 +82,12 @@ class PackedLinear(nn.Linear):
 
     def forward(self, x: Tensor, residual: Optional[Tensor] = None) -> Tensor:
         bias = self._used_bias
-        if (not self.packed or x.dtype != self._weight.dtype or x.device.type != "cpu" or x.dim() < 2
-                or not x.numel() or tracing() or needs_grad(x, residual)):
-            y = F.linear(x, self.weight, bias)
-            return y if residual is None else y.add_(residual)
-        if residual is not None and residual.dtype == x.dtype and residual.shape[:-1] == x.shape[:-1]:
-            return torch.ops.mkldnn._linear_pointwise.binary(x, residual.contiguous(), self._weight, bias, "add")
-        y = torch.ops.mkldnn._linear_pointwise(x, self._weight, bias, "none", [], "")
+        if self.packed and x.dim() >= 2 and x.numel() and not needs_grad(residual) \
+                and onednn_linear_usable(x, self._weight):
+            y = onednn_product(x, self._weight, bias, residual)
+            if y is not None:
+                return y
+        y = F.linear(x, self.weight, bias)
         return y if residual is None else y.add_(residual)
 
     def _apply(self, fn, recurse: bool = True):
@@ -101,6 +102,7 @@ class PackedLinear(nn.Linear):
         super()._save_to_state_dict(destination, prefix, keep_vars)
 
 
+@functools.lru_cache(maxsize=None)
 def can_prepack(dtype: torch.dtype) -> bool:
     """Whether this torch build packs and runs ``dtype`` linears through oneDNN on this CPU."""
     if dtype not in _DTYPES or not torch.backends.mkldnn.is_available():

@@ -25,7 +25,7 @@ from ..weight_source import replace_linears
 # Linear layers that stay in float32: the Zipformers' input projections (the model reads their weights directly, to
 # precompute the condition part once per utterance), and the per-step time/guidance embeddings and relative
 # position projections, which see one row or one table per call and cost nothing.
-_KEEP_PATHS = ("fm_decoder.in_proj", "text_encoder.in_proj")
+DIRECT_WEIGHT_PATHS = ("fm_decoder.in_proj", "text_encoder.in_proj")
 _KEEP_NAMES = ("linear_pos", "time_embed", "guidance_scale_embed", "time_emb")
 
 
@@ -268,7 +268,7 @@ def _effective_bias(linear: nn.Linear) -> Optional[Tensor]:
 
 
 def _keeps_float(path: str) -> bool:
-    return path in _KEEP_PATHS or any(part in _KEEP_NAMES for part in path.split("."))
+    return path in DIRECT_WEIGHT_PATHS or any(part in _KEEP_NAMES for part in path.split("."))
 
 
 def int8_transform(engine: Optional[str] = None) -> Callable[[str, nn.Module], nn.Module]:
