@@ -108,13 +108,12 @@ def profile(frames_list, quantize: Optional[str], threads: int, repeat: int, top
         kernel_type = type(found)
         plain_qlinear = kernel_type.qlinear
 
-        def qlinear(self, x, packed, out_features, *args, **kw):
+        def qlinear(self, x, packed, out_features, col_sums, w_scales, bias, residual=None, **kw):
             start = time.perf_counter()
-            result = plain_qlinear(self, x, packed, out_features, *args, **kw)
+            result = plain_qlinear(self, x, packed, out_features, col_sums, w_scales, bias, residual, **kw)
             if recording[0]:
                 rows, inputs = x.shape
-                residual = (len(args) > 3 and args[3] is not None) or kw.get("residual") is not None
-                key = gemm_key(rows, inputs, out_features, kw.get("swoosh_slope") is not None, residual)
+                key = gemm_key(rows, inputs, out_features, kw.get("swoosh_slope") is not None, residual is not None)
                 gemms[key].add(time.perf_counter() - start, gemm_ops(rows, inputs, out_features))
             return result
 

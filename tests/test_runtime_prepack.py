@@ -17,11 +17,11 @@ from luxtts.runtime import Int8Linear, quantize_int8, snr_db
 from luxtts.runtime.prepack import PREPACK_ENV, PackedLinear, can_prepack, prepack_transform
 
 
-
 def test_this_torch_packs_float32_linears():
     # the tests below need oneDNN's float32 inner product, which every x86 / arm64 CPU wheel of torch has
     assert torch.backends.mkldnn.is_available() and can_prepack(torch.float32)
     assert not can_prepack(torch.float16)  # dtypes it does not take are left plain
+
 
 # float32 sums in another order than MKL's: within a few units in the last place of the outputs
 TOL = 2e-5

@@ -224,9 +224,8 @@ class ConvModule(nn.Module):
         """Gated unit, convolution and SwooshR's tail in one pass of the C kernel (see
         luxtts/runtime/native/convmod.c), where it runs: float32 inference on the CPU. None elsewhere."""
         conv = self.depthwise_conv
-        if (h.dtype != torch.float32 or h.device.type != "cpu" or h.dim() != 3 or not h.is_contiguous()
-                or not h.numel() or conv.weight.dtype != torch.float32 or tracing()
-                or needs_grad(h, conv.weight, conv.bias)):
+        if (h.dtype != torch.float32 or h.dim() != 3 or not h.numel() or conv.weight.dtype != torch.float32
+                or needs_grad(conv.weight, conv.bias) or not _blockwise_ok(h)):
             return None
         kernels = native.kernels()
         if kernels is None:

@@ -18,6 +18,7 @@ from ..runtime import native
 from ..runtime.modes import needs_grad, tracing
 from ..runtime.onednn import linear, linear_add, note_onednn_failure, onednn_linear_usable
 
+
 def version_of(t: Optional[Tensor]) -> int:
     """The tensor's in-place version counter (an optimiser step bumps it), -1 for inference tensors and None."""
     return -1 if t is None or t.is_inference() else t._version
