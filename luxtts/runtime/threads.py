@@ -40,25 +40,3 @@ def configure_threads(threads: Optional[int]) -> int:
         pass  # already set, or parallel work has started: harmless
     return torch.get_num_threads()
 
-
-def single_openmp_thread() -> None:
-    """Make the calling thread run torch's parallel work on itself alone, without an OpenMP pool of its own.
-
-    For a process's helper threads (a server's voice encoding): each thread that runs torch's parallel operations
-    keeps a pool of OpenMP threads while it lives, and with more of them than cores libgomp throttles its spinning
-    at every barrier, which made the generating thread 1.3-1.5x slower (docs/speed.md, round 13). A team of one
-    starts no thread. Set through libgomp itself, for this thread only: torch.set_num_threads would also change
-    the count that threads started later begin with.
-    """
-    import ctypes
-
-    import torch
-
-    from .native import openmp_runtimes
-
-    torch.get_num_threads()  # torch sets each thread's count on its first use: before ours, not over it
-    for path in openmp_runtimes():
-        try:
-            ctypes.CDLL(path).omp_set_num_threads(1)
-        except (OSError, AttributeError):
-            pass

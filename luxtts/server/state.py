@@ -8,7 +8,7 @@ import concurrent.futures
 import logging
 from typing import Any, Callable, Optional
 
-from ..runtime.threads import single_openmp_thread
+from ..runtime.native import single_openmp_thread
 from .body import Slots
 from .errors import APIError
 from .metrics import Metrics
