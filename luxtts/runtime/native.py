@@ -601,3 +601,24 @@ def conv_module_core_reference(h, pad_mask, weight, bias, slope: float):
     z = F.conv1d(g.transpose(1, 2), weight.double()[:, None, :], bias.double(), padding=k // 2, groups=c)
     z = z.transpose(1, 2)
     return F.softplus(z) - slope * z
+
+
+def single_openmp_thread() -> None:
+    """Make the calling thread run torch's parallel work on itself alone, without an OpenMP pool of its own.
+
+    For a process's helper threads (a server's voice encoding): each thread that runs torch's parallel operations
+    keeps a pool of OpenMP threads while it lives, and with more of them than cores libgomp throttles its spinning
+    at every barrier, which made the generating thread 1.3-1.5x slower (docs/speed.md, round 13). A team of one
+    starts no thread. Set through libgomp itself, for this thread only: torch.set_num_threads would also change
+    the count that threads started later begin with.
+    """
+    import ctypes
+
+    import torch
+
+    torch.get_num_threads()  # torch sets each thread's count on its first use: before ours, not over it
+    for path in openmp_runtimes():
+        try:
+            ctypes.CDLL(path).omp_set_num_threads(1)
+        except (OSError, AttributeError):
+            pass

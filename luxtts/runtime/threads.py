@@ -39,3 +39,4 @@ def configure_threads(threads: Optional[int]) -> int:
     except RuntimeError:
         pass  # already set, or parallel work has started: harmless
     return torch.get_num_threads()
+

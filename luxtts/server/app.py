@@ -29,7 +29,7 @@ def create_app(settings: ServerSettings, tts=None):
     @contextlib.asynccontextmanager
     async def lifespan(app):
         await asyncio.to_thread(state.start)
-        loading = asyncio.create_task(asyncio.to_thread(state.load_model))
+        loading = asyncio.create_task(state.on_model_thread(state.load_model))
         try:
             yield
         finally:

@@ -7,18 +7,25 @@ next chunk of further waiting jobs with the same sampling settings, in queue ord
 chunk's frames stays within the frame budget. So a long text never holds up a short one for more than a chunk,
 and concurrent requests share the GPU's calls. A job whose client went away is dropped on its next turn (and
 never joins a batch): its remaining chunks are never computed.
+
+The worker thread is also where the server's other model work runs (:meth:`Scheduler.call`: loading the model,
+encoding and loading voices), between turns. One thread for all of it because each thread that runs torch's
+parallel ops keeps a pool of OpenMP threads of its own: two pools on the cores make libgomp give up spinning at
+its barriers, and then every chunk took 1.3-1.5x as long (a decoder step 2x at 200 frames; docs/speed.md,
+round 13).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import logging
 import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Deque, List, Optional
+from typing import Any, Callable, Deque, List, Optional, Tuple
 
 import numpy as np
 
@@ -101,6 +108,7 @@ class Scheduler:
         self.max_queue = max_queue
         self.batch_frames = batch_frames
         self._jobs: Deque[Job] = collections.deque()
+        self._calls: Deque[Tuple[Callable[[], Any], concurrent.futures.Future]] = collections.deque()
         self._admitted = 0
         self._cond = threading.Condition()
         self._stopping = False
@@ -129,6 +137,17 @@ class Scheduler:
             self.metrics.queue_depth.inc()
             self._cond.notify()
 
+    def call(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
+        """Run ``fn()`` on the worker thread, ahead of the next turn; its result or exception in the future.
+        Calls run in the order given; after :meth:`stop` they are refused (RuntimeError)."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self._cond:
+            if self._stopping or not self._thread.is_alive():
+                raise RuntimeError("the scheduler has stopped")
+            self._calls.append((fn, future))
+            self._cond.notify()
+        return future
+
     def _retry_after(self) -> int:
         # every admitted job must get at least one more turn before a slot frees up
         return max(1, math.ceil(self._chunk_seconds * max(self._admitted, 1)))
@@ -145,11 +164,15 @@ class Scheduler:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._jobs and not self._stopping:
+                while not self._jobs and not self._calls and not self._stopping:
                     self._cond.wait()
-                if not self._jobs:
+                call = self._calls.popleft() if self._calls else None
+                if call is None and not self._jobs:
                     return
-                lead = self._jobs.popleft()
+                lead = self._jobs.popleft() if call is None else None
+            if call is not None:
+                _run_call(*call)
+                continue
             if lead.cancelled:
                 self._drop(lead)
                 continue
@@ -287,3 +310,14 @@ class Scheduler:
         with self._cond:
             self._admitted -= 1
         self.metrics.in_flight.dec()
+
+
+def _run_call(fn: Callable[[], Any], future: concurrent.futures.Future) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        result = fn()
+    except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+        future.set_exception(exc)
+    else:
+        future.set_result(result)

@@ -36,7 +36,6 @@ def json_limit(settings) -> int:
 def add_routes(app, state) -> None:
     from fastapi import Request
     from fastapi.responses import Response, StreamingResponse
-    from starlette.concurrency import run_in_threadpool
 
     inline_prompts = PromptCache()
 
@@ -46,9 +45,9 @@ def add_routes(app, state) -> None:
                 source = readable_recording(voice.audio, voice.audio_field, state.settings)
                 return encode_recording(tts, source, voice.transcript, voice.audio_field, voice.transcript_field)
 
-            return await run_in_threadpool(inline_prompts.get_or_encode, req.voice, encode)
+            return await state.on_voice_thread(lambda: inline_prompts.get_or_encode(req.voice, encode))
         try:
-            return await run_in_threadpool(load_voice, state.store, req.voice, state.settings.default_voice)
+            return await state.on_voice_thread(lambda: load_voice(state.store, req.voice, state.settings.default_voice))
         except VoiceNotChosenError as exc:
             raise APIError(400, f"'voice': {exc}", param="voice", code="voice_not_found") from None
         except (VoiceNotFoundError, InvalidOptionError):

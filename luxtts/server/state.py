@@ -3,9 +3,12 @@ so a Ray Serve replica (or a test) can hold several apps in one process."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
+from ..runtime.native import single_openmp_thread
 from .body import Slots
 from .errors import APIError
 from .metrics import Metrics
@@ -26,6 +29,7 @@ class ServerState:
         self.draining = False
         self.on_load_error: Optional[Callable[[], None]] = None
         self.uploads = Slots(settings.max_uploads)
+        self._voice_thread: Optional[concurrent.futures.ThreadPoolExecutor] = None
 
     # ------------------------------------------------------------------------------------------ life
 
@@ -35,6 +39,10 @@ class ServerState:
 
         self.store = open_store(self.settings.voices_db)
         self.scheduler = Scheduler(self.metrics, self.settings.max_queue, self.settings.batch_frames)
+        # Voices are encoded and loaded here, beside the scheduler's generating thread (not on it: a request's
+        # voice must not wait for another's chunk). One thread, whose torch work starts no OpenMP pool.
+        self._voice_thread = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="luxtts-voices", initializer=single_openmp_thread)
 
     def load_model(self) -> None:
         if self.tts is not None:
@@ -57,10 +65,39 @@ class ServerState:
         self.tts = tts
         logger.info("model ready: %s", tts.variant)
 
+    def model_call(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
+        """``fn()`` on the scheduler's worker thread, where every generation runs (see luxtts.server.scheduler:
+        torch's work on a second thread slows all of it); with no scheduler running, at once on this thread."""
+        if self.scheduler is not None:
+            try:
+                return self.scheduler.call(fn)
+            except RuntimeError:  # stopped: nothing is generating any more
+                pass
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn())
+        except Exception as exc:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(exc)
+        return future
+
+    async def on_model_thread(self, fn: Callable[[], Any]) -> Any:
+        """:meth:`model_call` awaited (with no scheduler running, ``fn`` runs in a thread of the event loop's)."""
+        if self.scheduler is None or not self.scheduler.alive:
+            return await asyncio.to_thread(fn)
+        return await asyncio.wrap_future(self.model_call(fn))
+
+    async def on_voice_thread(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` (a voice to encode, check or load) on the voice thread, awaited."""
+        if self._voice_thread is None:
+            return await asyncio.to_thread(fn)
+        return await asyncio.wrap_future(self._voice_thread.submit(fn))
+
     def stop(self) -> None:
         self.draining = True
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self._voice_thread is not None:
+            self._voice_thread.shutdown(wait=True)
         if self.store is not None:
             self.store.close()
             self.store = None

@@ -48,7 +48,7 @@ def add_routes(app, state) -> None:
             except (lux.ConsentNotFoundError, lux.InvalidOptionError):
                 raise _no_consent(consent, "consent") from None
         raw, filename, source = await upload(values, "audio_sample")
-        prompt = await run_in_threadpool(encode_recording, tts, source, transcript, "audio_sample")
+        prompt = await state.on_voice_thread(lambda: encode_recording(tts, source, transcript, "audio_sample"))
         try:
             record = await run_in_threadpool(
                 lambda: state.store.create(name, prompt, audio=raw, audio_filename=filename,
@@ -93,7 +93,7 @@ def add_routes(app, state) -> None:
         try:
             from ..audio import load_audio, validate_prompt
 
-            await run_in_threadpool(lambda: validate_prompt(load_audio(source, 16000)))
+            await state.on_voice_thread(lambda: validate_prompt(load_audio(source, 16000)))
         except lux.LuxTTSError as exc:
             raise from_luxtts(exc, "recording") from None
         try:

@@ -18,7 +18,7 @@ def open_service(settings, options: WyomingOptions, tts=None) -> WyomingService:
 
     state = ServerState(settings, tts)
     state.start()
-    state.load_model()
+    state.model_call(state.load_model).result()  # on the scheduler's thread, where it will generate
     if state.tts is None:
         state.stop()
         raise LuxTTSError(f"the model did not load: {state.load_error}")

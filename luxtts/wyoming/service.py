@@ -55,7 +55,8 @@ class WyomingService:
     async def prompt(self, requested: Optional[str]):
         """The VoicePrompt of the voice ``requested`` means (luxtts.server.voice_names); RequestError if none."""
         try:
-            return await asyncio.to_thread(load_voice, self.state.store, requested, self.options.default_voice)
+            return await self.state.on_voice_thread(
+                lambda: load_voice(self.state.store, requested, self.options.default_voice))
         except VoiceNotChosenError as exc:
             raise RequestError(str(exc), "voice_not_found") from None
         except (VoiceNotFoundError, InvalidOptionError):
