@@ -39,4 +39,3 @@ def configure_threads(threads: Optional[int]) -> int:
     except RuntimeError:
         pass  # already set, or parallel work has started: harmless
     return torch.get_num_threads()
-

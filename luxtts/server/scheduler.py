@@ -8,11 +8,11 @@ chunk's frames stays within the frame budget. So a long text never holds up a sh
 and concurrent requests share the GPU's calls. A job whose client went away is dropped on its next turn (and
 never joins a batch): its remaining chunks are never computed.
 
-The worker thread is also where the server's other model work runs (:meth:`Scheduler.call`: loading the model,
-encoding and loading voices), between turns. One thread for all of it because each thread that runs torch's
-parallel ops keeps a pool of OpenMP threads of its own: two pools on the cores make libgomp give up spinning at
-its barriers, and then every chunk took 1.3-1.5x as long (a decoder step 2x at 200 frames; docs/speed.md,
-round 13).
+The worker thread is also where the model loads (:meth:`Scheduler.call`, run between turns): each thread that
+runs torch's parallel ops keeps a pool of OpenMP threads of its own, and two pools on the cores make libgomp give
+up spinning at its barriers, after which every chunk took 1.3-1.5x as long (a decoder step 2x at 200 frames;
+docs/speed.md, round 13). Voices are encoded and loaded on a thread of one OpenMP thread instead
+(ServerState.on_voice_thread), so that a request's voice never waits for another request's chunk.
 """
 
 from __future__ import annotations
