@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from luxtts.model import attention as A
+from luxtts.model import linear as linear_module
 from luxtts.model.layers import ConvModule
 from luxtts.model.linear import Linear, attend, linear
 
@@ -33,9 +34,27 @@ def reference_weights(m: A.AttentionWeights, x, pos, key_mask=None):
     return scores.softmax(-1)
 
 
+@pytest.fixture(params=["oneDNN products", "torch products"])
+def products(request, monkeypatch):
+    """The float32 attention products either way, whichever this CPU picks (luxtts.model.linear.onednn_products_win:
+    oneDNN on AMD, torch's matmul elsewhere), with the oneDNN calls counted."""
+    use_onednn = request.param == "oneDNN products"
+    for module in (A, linear_module):
+        monkeypatch.setattr(module, "onednn_products_win", lambda: use_onednn)
+    calls = []
+    real = A.onednn_product
+
+    def counted(*args):
+        calls.append(args[0].shape)
+        return real(*args)
+
+    monkeypatch.setattr(A, "onednn_product", counted)
+    return use_onednn, calls
+
+
 @pytest.mark.parametrize("b,t,heads", [(1, 1, 2), (1, 37, 4), (2, 300, 4), (3, 129, 2)])
 @pytest.mark.parametrize("masked", [False, True])
-def test_blocked_attention_weights_equal_reference(b, t, heads, masked, monkeypatch):
+def test_blocked_attention_weights_equal_reference(b, t, heads, masked, monkeypatch, products):
     m = A.AttentionWeights(24, 16, heads, 8, 4).eval()
     x = torch.randn(b, t, 24)
     pos = m.project_positions(A.compact_rel_positions(t, 16))
@@ -50,16 +69,35 @@ def test_blocked_attention_weights_equal_reference(b, t, heads, masked, monkeypa
         want = reference_weights(m, x, pos, key_mask)
     assert got.shape == (b, heads, t, t)
     assert (got - want).abs().max().item() < 1e-6
+    use_onednn, calls = products
+    blocks = sum(len(range(0, t, max(1, t // 3 + 1))) for _ in range(b * heads))
+    assert len(calls) == (blocks if use_onednn else 0)
 
 
-@pytest.mark.parametrize("b,h,t,s,d", [(1, 4, 50, 50, 12), (2, 1, 30, 30, 40), (3, 2, 7, 7, 5)])
-def test_attend_equals_matmul(b, h, t, s, d):
+@pytest.mark.parametrize("b,h,t,s,d", [(1, 4, 50, 50, 12), (2, 1, 30, 30, 40), (3, 2, 7, 7, 5), (1, 1, 40, 333, 384),
+                                       (2, 4, 19, 700, 12)])
+def test_attend_equals_matmul(b, h, t, s, d, products):
     w = torch.rand(b, h, t, s).softmax(-1)
     v = torch.randn(b, s, h, d)
     with torch.inference_mode():
         got = attend(w, v)
-    want = torch.matmul(w, v.transpose(1, 2)).transpose(1, 2).reshape(b, t, h * d)
-    assert (got - want).abs().max().item() < 1e-5
+        # the non-linear attention's call: head 0 of all the heads' weights, a strided view
+        first = attend(torch.rand(b, 3, t, s).softmax(-1)[:, :1], v[:, :, :1])
+    want = torch.matmul(w.double(), v.double().transpose(1, 2)).transpose(1, 2).reshape(b, t, h * d)
+    assert got.shape == (b, t, h * d) and got.dtype == torch.float32
+    assert (got.double() - want).abs().max().item() < 1e-5
+    assert first.shape == (b, t, d) and torch.isfinite(first).all()
+
+
+def test_onednn_products_follow_the_vendor(monkeypatch):
+    """oneDNN's float32 attention products on AMD only (measured there; MKL is the faster one on Intel)."""
+    from luxtts.runtime.cpu import CpuInfo
+
+    for vendor, expected in (("AuthenticAMD", True), ("GenuineIntel", False), ("unknown", False)):
+        monkeypatch.setattr(linear_module, "cpu_info", lambda vendor=vendor: CpuInfo(vendor=vendor))
+        linear_module.onednn_products_win.cache_clear()
+        assert linear_module.onednn_products_win() is expected
+    linear_module.onednn_products_win.cache_clear()
 
 
 def test_linear_matches_f_linear_and_keeps_autograd():

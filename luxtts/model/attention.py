@@ -9,7 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from ..runtime import native
-from .linear import Linear, attend, needs_grad, tracing
+from ..runtime.onednn import onednn_linear_usable, onednn_product
+from .linear import Linear, attend, needs_grad, onednn_products_win, tracing
 
 # Masked scores are set to this value rather than -inf: exp(-1000 - max) is exactly zero in every float
 # format, and a row can never turn into NaN.
@@ -90,13 +91,16 @@ def _per_head_blocks(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Opt
     written straight into ``out``, offset by their positional part and normalised in place. One head's block is
     contiguous, so softmax needs no staging copy (a block spanning all heads is not: softmax's out= then
     computes into a temporary and copies, which cost as much as the softmax itself). 1.4x faster than
-    :func:`_all_head_blocks` on one Xeon core at 1364 frames."""
+    :func:`_all_head_blocks` on one Xeon core at 1364 frames. float32 scores come from oneDNN's inner product
+    (the head's keys as its weight) where :func:`onednn_products_win`, else from torch.mm."""
     b, h, t, _ = out.shape
     rows = _query_block_rows(1, t)
     kernels = native.kernels() if out.dtype in (torch.bfloat16, torch.float32) else None
     fused = (kernels is not None and kernels.bf16_scores and out.dtype == torch.bfloat16 and q.shape[-1] % 2 == 0
              and q.stride(-1) == 1 and p.stride(-1) == 1 and pos.is_contiguous()
              and (key_mask is None or key_mask.is_contiguous()))
+    by_onednn = (not fused and out.dtype == torch.float32 and onednn_products_win()
+                 and onednn_linear_usable(q, k))
     for i in range(b):
         for j in range(h):
             qj, kj, pj, pos_j = q[i, j], k[i, j], p[i, j], pos[0, j]
@@ -105,10 +109,16 @@ def _per_head_blocks(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Opt
                 # scores, positions, mask and softmax row by row in the kernel, the scores never stored
                 kernels.rel_attention(out[i, j], qj, native.key_pairs(kj), pj, pos_j, mask, 0)
                 continue
+            keys = kj.t().contiguous() if by_onednn else None  # (T, dq): the head's keys as oneDNN's weight
             for i0 in range(0, t, rows):
                 i1 = min(t, i0 + rows)
                 block = out[i, j, i0:i1]
-                torch.mm(qj[i0:i1], kj, out=block)
+                scores = None if keys is None else onednn_product(qj[i0:i1], keys, None)
+                if scores is None:  # not AMD, or oneDNN refused (it is then off for float32 from here on)
+                    keys = None
+                    torch.mm(qj[i0:i1], kj, out=block)
+                else:
+                    block.copy_(scores)
                 if (kernels is not None and pos_j.is_contiguous() and pj.stride(-1) == 1
                         and (mask is None or mask.is_contiguous())):
                     # positions, mask and softmax in one pass per row, summed in float32 (luxtts.runtime.native)

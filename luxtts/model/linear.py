@@ -9,12 +9,14 @@ kept in oneDNN's blocked layout instead of the plain one (another 5-10 %).
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
 from ..runtime import native
+from ..runtime.cpu import cpu_info
 from ..runtime.modes import needs_grad, tracing
 from ..runtime.onednn import linear, linear_add, note_onednn_failure, onednn_linear_usable
 
@@ -75,9 +77,22 @@ def differentiable_folded_bias(weight: Tensor, bias: Optional[Tensor], input_off
 
 
 # float32 attention over at least this many keys with value heads narrower than _INNER_PRODUCT_MAX_DIM runs as
-# oneDNN inner products (see attend).
+# oneDNN inner products (see attend); on AMD every float32 attention product does (see onednn_products_win).
 _INNER_PRODUCT_MIN_KEYS = 1100
 _INNER_PRODUCT_MAX_DIM = 128
+
+
+@functools.lru_cache(maxsize=None)
+def onednn_products_win() -> bool:
+    """Whether the float32 attention products (scores q . k, and the weighted sums of values) go to oneDNN's inner
+    product at every length and head width: on AMD CPUs, where torch's matrix product is MKL's and MKL runs its
+    slower code. Measured on AMD Zen 5 (2 threads, 2026-12-07, best of 20 calls), oneDNN against torch.matmul / mm:
+    the non-linear attention's 384-wide head 3.90 against 7.69 ms at 1364 keys, 1.09 against 1.89 at 682, 0.29
+    against 0.48 at 341; four 12-wide heads 1.07 against 3.15, 0.31 against 0.59, 0.13 against 0.17; one head's
+    32-deep scores in query blocks 0.49 against 0.73 ms at 1364 (with the copy into the weights), 0.12 against
+    0.18 at 682. On Intel MKL is the faster one below ~1000 keys (see attend). Decided by vendor, not timed, so
+    that a run's numbers never depend on a timing."""
+    return cpu_info().vendor == "AuthenticAMD"
 
 
 def attend(weights: Tensor, values: Tensor) -> Tensor:
@@ -88,7 +103,8 @@ def attend(weights: Tensor, values: Tensor) -> Tensor:
     batched matmul is 1.1-1.8x faster than per-head oneDNN inner products in bfloat16, for the non-linear
     attention's one 384-wide head, and for float32 up to ~1000 keys; for float32 beyond that with narrow heads
     (d = 12: 1.3x at 1364 keys, 1.9x at 2700) MKL handles the thin operand poorly and oneDNN's inner product,
-    with the values as its (d, S) weight, is the faster one. bfloat16 weights with float32 values as wide as
+    with the values as its (d, S) weight, is the faster one; on AMD CPUs it is at every length and width
+    (:func:`onednn_products_win`). bfloat16 weights with float32 values as wide as
     :mod:`luxtts.runtime.native`'s value kernel takes (12, the published models' value heads, and 8, on CPUs with
     AVX-512 BF16) go to that kernel, which also sums in float32 rather than rounding the sums to bfloat16.
     """
@@ -99,19 +115,25 @@ def attend(weights: Tensor, values: Tensor) -> Tensor:
         kernels = native.kernels()
         if kernels is not None and values.shape[-1] in kernels.attend_widths:
             return kernels.attend_bf16(weights, values)
-    if (s >= _INNER_PRODUCT_MIN_KEYS and values.shape[-1] < _INNER_PRODUCT_MAX_DIM and weights.dtype == torch.float32
+    if (weights.dtype == torch.float32 and (onednn_products_win()
+                                            or (s >= _INNER_PRODUCT_MIN_KEYS and values.shape[-1] < _INNER_PRODUCT_MAX_DIM))
             and onednn_linear_usable(weights, values)):
         try:
             values_t = values.permute(0, 2, 3, 1).contiguous()  # (B, H, d, S): each head's weight for oneDNN
             rows = [
-                torch.cat([torch.ops.mkldnn._linear_pointwise(weights[i, j], values_t[i, j], None, "none", [], "")
-                           for j in range(h)], dim=-1)
+                _joined([torch.ops.mkldnn._linear_pointwise(weights[i, j], values_t[i, j], None, "none", [], "")
+                         for j in range(h)], dim=-1)
                 for i in range(b)
             ]
-            return torch.stack(rows)
+            return _joined([row.unsqueeze(0) for row in rows], dim=0)
         except RuntimeError:
             note_onednn_failure(weights.dtype)
     # (B, H, S, d) in the weights' dtype: bfloat16 weights (see AttentionWeights.score_dtype) take their values
     # in bfloat16 within the same copy, and the result goes back to the values' dtype.
     per_head = values.transpose(1, 2).to(weights.dtype, memory_format=torch.contiguous_format)
     return torch.matmul(weights, per_head).transpose(1, 2).reshape(b, t, -1).to(values.dtype)
+
+
+def _joined(parts: list, dim: int) -> Tensor:
+    """torch.cat, without its copy when there is one part (the non-linear attention's one head, a batch of one)."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=dim)
