@@ -89,6 +89,17 @@ def test_attend_equals_matmul(b, h, t, s, d, products):
     assert first.shape == (b, t, d) and torch.isfinite(first).all()
 
 
+@pytest.mark.parametrize("t,s", [(0, 0), (3, 0), (0, 5)])
+def test_empty_attention_products_keep_onednn_on(t, s, products):
+    """oneDNN refuses a zero-deep product, and a refusal turns it off for float32 for good: empty ones stay torch's."""
+    from luxtts.runtime import onednn
+
+    with torch.inference_mode():
+        got = attend(torch.rand(1, 4, t, s), torch.randn(1, s, 4, 12))
+    assert got.shape == (1, t, 48) and not got.abs().sum().item()
+    assert torch.float32 not in onednn._failed
+
+
 def test_onednn_products_follow_the_vendor(monkeypatch):
     """oneDNN's float32 attention products on AMD only (measured there; MKL is the faster one on Intel)."""
     from luxtts.runtime.cpu import CpuInfo

@@ -115,8 +115,9 @@ def attend(weights: Tensor, values: Tensor) -> Tensor:
         kernels = native.kernels()
         if kernels is not None and values.shape[-1] in kernels.attend_widths:
             return kernels.attend_bf16(weights, values)
-    if (weights.dtype == torch.float32 and (onednn_products_win()
-                                            or (s >= _INNER_PRODUCT_MIN_KEYS and values.shape[-1] < _INNER_PRODUCT_MAX_DIM))
+    # (an empty product is left to torch: oneDNN refuses a zero-deep one, and a refusal turns it off for float32)
+    if (weights.dtype == torch.float32 and weights.numel() and values.numel()
+            and (onednn_products_win() or (s >= _INNER_PRODUCT_MIN_KEYS and values.shape[-1] < _INNER_PRODUCT_MAX_DIM))
             and onednn_linear_usable(weights, values)):
         try:
             values_t = values.permute(0, 2, 3, 1).contiguous()  # (B, H, d, S): each head's weight for oneDNN
@@ -131,7 +132,7 @@ def attend(weights: Tensor, values: Tensor) -> Tensor:
     # (B, H, S, d) in the weights' dtype: bfloat16 weights (see AttentionWeights.score_dtype) take their values
     # in bfloat16 within the same copy, and the result goes back to the values' dtype.
     per_head = values.transpose(1, 2).to(weights.dtype, memory_format=torch.contiguous_format)
-    return torch.matmul(weights, per_head).transpose(1, 2).reshape(b, t, -1).to(values.dtype)
+    return torch.matmul(weights, per_head).transpose(1, 2).reshape(b, t, h * values.shape[-1]).to(values.dtype)
 
 
 def _joined(parts: list, dim: int) -> Tensor:
