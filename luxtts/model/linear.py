@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ..runtime import native
 from ..runtime.cpu import cpu_info
 from ..runtime.modes import needs_grad, tracing
-from ..runtime.onednn import linear, linear_add, note_onednn_failure, onednn_linear_usable
+from ..runtime.onednn import linear, linear_add, onednn_linear_usable, onednn_product
 
 
 def version_of(t: Optional[Tensor]) -> int:
@@ -115,24 +115,31 @@ def attend(weights: Tensor, values: Tensor) -> Tensor:
         kernels = native.kernels()
         if kernels is not None and values.shape[-1] in kernels.attend_widths:
             return kernels.attend_bf16(weights, values)
-    # (an empty product is left to torch: oneDNN refuses a zero-deep one, and a refusal turns it off for float32)
-    if (weights.dtype == torch.float32 and weights.numel() and values.numel()
+    if (weights.dtype == torch.float32
             and (onednn_products_win() or (s >= _INNER_PRODUCT_MIN_KEYS and values.shape[-1] < _INNER_PRODUCT_MAX_DIM))
             and onednn_linear_usable(weights, values)):
-        try:
-            values_t = values.permute(0, 2, 3, 1).contiguous()  # (B, H, d, S): each head's weight for oneDNN
-            rows = [
-                _joined([torch.ops.mkldnn._linear_pointwise(weights[i, j], values_t[i, j], None, "none", [], "")
-                         for j in range(h)], dim=-1)
-                for i in range(b)
-            ]
-            return _joined([row.unsqueeze(0) for row in rows], dim=0)
-        except RuntimeError:
-            note_onednn_failure(weights.dtype)
+        out = _per_head_products(weights, values.permute(0, 2, 3, 1).contiguous())
+        if out is not None:
+            return out
     # (B, H, S, d) in the weights' dtype: bfloat16 weights (see AttentionWeights.score_dtype) take their values
     # in bfloat16 within the same copy, and the result goes back to the values' dtype.
     per_head = values.transpose(1, 2).to(weights.dtype, memory_format=torch.contiguous_format)
     return torch.matmul(weights, per_head).transpose(1, 2).reshape(b, t, h * values.shape[-1]).to(values.dtype)
+
+
+def _per_head_products(weights: Tensor, values_t: Tensor) -> Optional[Tensor]:
+    """weights (B, H, T, S) float32 times values_t (B, H, d, S), each head's values as oneDNN's (d, S) weight ->
+    (B, T, H * d); None where oneDNN refused (it is then off for float32, and the caller takes torch's matmul)."""
+    rows = []
+    for i in range(weights.shape[0]):
+        heads = []
+        for j in range(weights.shape[1]):
+            y = onednn_product(weights[i, j], values_t[i, j], None)
+            if y is None:
+                return None
+            heads.append(y)
+        rows.append(_joined(heads, dim=-1).unsqueeze(0))
+    return _joined(rows, dim=0)
 
 
 def _joined(parts: list, dim: int) -> Tensor:

@@ -21,10 +21,12 @@ def note_onednn_failure(dtype: torch.dtype) -> None:
 
 
 def onednn_linear_usable(x: Tensor, weight: Tensor) -> bool:
-    """Whether :func:`linear` may use oneDNN for this input and weight."""
+    """Whether :func:`linear` may use oneDNN for this input and weight. Not for a zero-deep product (x's last
+    axis empty): oneDNN refuses to build one, and a refusal would turn it off for that dtype for good."""
     return (
         not tracing()  # first: the rest is opaque to torch.compile
         and x.device.type == "cpu"
+        and x.shape[-1] > 0
         and x.dtype == weight.dtype
         and x.dtype in _ONEDNN_DTYPES
         and x.dtype not in _failed
