@@ -11,18 +11,11 @@ Heavy modules (torch, the model) load on first use of a name, so ``import luxtts
 
 from __future__ import annotations
 
-import os as _os
+from . import process_env as _process_env
 
-# oneDNN (and ideep above it) keep a compiled kernel per matrix shape, ~0.6 MB each, up to 1024 of each by
-# default. Long texts bring new frame counts with every chunk, so float32 long form grew by ~14 MB a chunk
-# (2026-11-25). One utterance uses well under 128 shapes, so this bound costs no recompilation within one.
-_os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "128")
-_os.environ.setdefault("LRU_CACHE_CAPACITY", "128")
-# libgomp's threads spin 300,000 times at a barrier before they sleep. Where the cores are shared, the spinning
-# thread holds the core its late partner needs: with one core taken by another process, W1 int8 one pass took
-# 10.2-13.8 s at that default against 10.1-11.1 s at 10,000 (2026-12-04, docs/speed.md). libgomp reads it when it
-# loads, with torch: it applies when luxtts is imported first, as the CLI and the server do.
-_os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+# Cache capacities for oneDNN and ideep, libgomp's spin count: see luxtts.process_env. They must be in the
+# environment before torch's first oneDNN call and before libgomp loads, which importing luxtts first ensures.
+_process_env.apply_defaults()
 
 import importlib
 from typing import TYPE_CHECKING, Any

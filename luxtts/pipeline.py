@@ -138,7 +138,11 @@ class LuxTTS:
         attention_dtype = None
         vocoder_transform = None
         if linear_transform is not None:
+            from . import process_env
             from .runtime import int8_attention_dtype
+
+            # before this process's first oneDNN primitive, where it is first to load (luxtts.process_env)
+            process_env.prefer_primitive_cache(process_env.INT8_PRIMITIVE_CACHE)
 
             attention_dtype = int8_attention_dtype()  # a bad $LUXTTS_INT8_ATTENTION is refused before anything loads
         self.quantize = quantize
