@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Union
 
 import torch
 
-from . import batching, longform
+from . import batching, longform, process_env
 from .audio import (
     FEATURE_SCALE,
     load_audio,
@@ -138,7 +138,6 @@ class LuxTTS:
         attention_dtype = None
         vocoder_transform = None
         if linear_transform is not None:
-            from . import process_env
             from .runtime import int8_attention_dtype
 
             # before this process's first oneDNN primitive, where it is first to load (luxtts.process_env)
@@ -156,6 +155,14 @@ class LuxTTS:
             vocoder_transform = _vocoder_int8_transform()
         elif self.device.type == "cpu":
             from .runtime.quantize import DIRECT_WEIGHT_PATHS  # read by the model itself: kept plain
+
+            lowered = process_env.primitive_cache_lowered()
+            if lowered is not None:
+                logger.warning(
+                    "oneDNN's primitive cache holds %d primitives in this process, as an int8 model loaded earlier "
+                    "asked; this %s model's linears need more and will be rebuilt often (W1 float32 ~25%% slower "
+                    "at 16). Load float models before int8 ones, or set ONEDNN_PRIMITIVE_CACHE_CAPACITY=%d "
+                    "before the process starts.", lowered, self.dtype, process_env.DEFAULT_PRIMITIVE_CACHE)
 
             linear_transform = _float_packer(self.dtype, model_reads=DIRECT_WEIGHT_PATHS)
             vocoder_transform = _float_packer(torch.float32)

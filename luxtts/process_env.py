@@ -10,7 +10,7 @@ No module here imports torch: ``import luxtts`` stays cheap.
 from __future__ import annotations
 
 import os
-from typing import MutableMapping
+from typing import MutableMapping, Optional
 
 # oneDNN reads ONEDNN_* first and the older DNNL_* name after it: a user's DNNL_ value is theirs to keep too.
 PRIMITIVE_CACHE_VARS = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "DNNL_PRIMITIVE_CACHE_CAPACITY")
@@ -41,8 +41,9 @@ OWN_VALUE_VAR = "LUXTTS_ONEDNN_PRIMITIVE_CACHE_CAPACITY"
 
 
 def apply_defaults(environ: MutableMapping[str, str] = os.environ) -> None:
-    """Set luxtts's defaults for the variables above where the user has not set them."""
-    if not any(name in environ for name in PRIMITIVE_CACHE_VARS):
+    """Set luxtts's defaults for the variables above where the user has not set them. A capacity luxtts set in a
+    parent process (an int8 model's 16) goes back to the default: this process loads models of its own."""
+    if _set_by_luxtts(environ) or not any(name in environ for name in PRIMITIVE_CACHE_VARS):
         environ[PRIMITIVE_CACHE_VARS[0]] = environ[OWN_VALUE_VAR] = str(DEFAULT_PRIMITIVE_CACHE)
     environ.setdefault(IDEEP_CACHE_VAR, str(IDEEP_CACHE))
     environ.setdefault(SPIN_COUNT_VAR, str(SPIN_COUNT))
@@ -55,10 +56,23 @@ def prefer_primitive_cache(capacity: int, environ: MutableMapping[str, str] = os
     load, which is first in a program that loads one model); afterwards oneDNN keeps the capacity it read.
     Returns whether the variable was changed.
     """
-    current = environ.get(PRIMITIVE_CACHE_VARS[0])
-    ours = current is not None and environ.get(OWN_VALUE_VAR) == current and PRIMITIVE_CACHE_VARS[1] not in environ
     value = str(int(capacity))
-    if not ours or current == value:
+    if not _set_by_luxtts(environ) or environ[PRIMITIVE_CACHE_VARS[0]] == value:
         return False
     environ[PRIMITIVE_CACHE_VARS[0]] = environ[OWN_VALUE_VAR] = value
     return True
+
+
+def primitive_cache_lowered(environ: MutableMapping[str, str] = os.environ) -> Optional[int]:
+    """The capacity an int8 model of this process lowered oneDNN's cache to, or None (not lowered, or the user's
+    own value). A float32 model loaded after it runs with that capacity and rebuilds its primitives often."""
+    if not _set_by_luxtts(environ):
+        return None
+    capacity = int(environ[PRIMITIVE_CACHE_VARS[0]])
+    return capacity if capacity < DEFAULT_PRIMITIVE_CACHE else None
+
+
+def _set_by_luxtts(environ: MutableMapping[str, str]) -> bool:
+    current = environ.get(PRIMITIVE_CACHE_VARS[0])
+    return (current is not None and environ.get(OWN_VALUE_VAR) == current
+            and PRIMITIVE_CACHE_VARS[1] not in environ)

@@ -49,6 +49,35 @@ def test_an_int8_model_lowers_only_luxtts_own_capacity():
     assert prefer_primitive_cache(16, env) is False and env[ONEDNN] == "128"
 
 
+def test_a_child_process_starts_from_the_default_again():
+    """An int8 parent's lowered capacity, inherited, is luxtts's own: the child's models start from the default."""
+    parent = {}
+    apply_defaults(parent)
+    prefer_primitive_cache(16, parent)
+    child = dict(parent)
+    apply_defaults(child)
+    assert child[ONEDNN] == "128" == child[OWN_VALUE_VAR]
+    assert process_env.primitive_cache_lowered(parent) == 16
+    assert process_env.primitive_cache_lowered(child) is None
+    assert process_env.primitive_cache_lowered({ONEDNN: "8"}) is None  # the user's own choice: not ours to report
+
+
+def test_a_float_model_after_a_lowered_cache_says_so(folder, monkeypatch, caplog):
+    from luxtts import LuxTTS
+
+    # luxtts's own default in this process's environment (restored afterwards; oneDNN read its capacity long ago)
+    monkeypatch.delenv(DNNL, raising=False)
+    monkeypatch.setenv(ONEDNN, "128")
+    monkeypatch.setenv(OWN_VALUE_VAR, "128")
+    with caplog.at_level("WARNING", logger="luxtts"):
+        LuxTTS.from_pretrained(folder, device="cpu")
+        assert not [r for r in caplog.records if "primitive cache" in r.getMessage()]
+        prefer_primitive_cache(16)
+        LuxTTS.from_pretrained(folder, device="cpu")
+    said = [r.getMessage() for r in caplog.records if "primitive cache" in r.getMessage()]
+    assert len(said) == 1 and "holds 16 primitives" in said[0] and "ONEDNN_PRIMITIVE_CACHE_CAPACITY=128" in said[0]
+
+
 def test_loading_an_int8_model_asks_for_the_small_cache(folder, monkeypatch):
     from luxtts import LuxTTS
 

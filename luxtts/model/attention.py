@@ -116,6 +116,7 @@ def _per_head_blocks(q: Tensor, k: Tensor, p: Tensor, pos: Tensor, key_mask: Opt
                 scores = None if keys is None else onednn_product(qj[i0:i1], keys, None)
                 if scores is None:  # not AMD, or oneDNN refused (it is then off for float32 from here on)
                     keys = None
+                    by_onednn = False  # the remaining heads too: no more key copies, no more refused calls
                     torch.mm(qj[i0:i1], kj, out=block)
                 else:
                     block.copy_(scores)
